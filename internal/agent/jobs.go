@@ -1,0 +1,284 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+)
+
+const (
+	maxLogLine     = 8 << 10 // longer log lines are cut
+	maxLogBuffered = 10000   // lines kept while the server is unreachable
+	maxLogBatch    = 500     // lines per AppendJobLog request
+	finishAttempts = 10
+)
+
+// jobLoop long-polls for jobs and runs them, at most maxJobs at a time,
+// until ctx is done (nil) or the server answers 410 (ErrRemoved). It waits
+// for running jobs to report before it returns.
+func (a *Agent) jobLoop(ctx context.Context) error {
+	log := a.log.With("component", "agent.jobs")
+	sem := make(chan struct{}, a.maxJobs)
+	var running sync.WaitGroup
+	defer running.Wait()
+	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand}
+	for {
+		// Hold a slot before asking, so the agent never leases a job it
+		// cannot start.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		job, err := a.srv.NextJob(ctx, a.pollWait)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			<-sem
+			if isTimeout(err) {
+				// The long poll ran out of time without an answer: ask again.
+				continue
+			}
+			wait := bo.next()
+			switch classify(err) {
+			case failRemoved:
+				return ErrRemoved
+			case failAuth:
+				// The heartbeat loop reports refused credentials.
+				wait = a.authRetry
+			}
+			log.Debug("poll for jobs failed", "err", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		bo.reset()
+		if job == nil {
+			<-sem
+			continue
+		}
+		running.Go(func() {
+			defer func() { <-sem }()
+			a.runJob(ctx, *job, log.With("job", job.ID, "kind", job.Kind))
+		})
+	}
+}
+
+// runJob runs one job through its handler, streams its log and reports
+// its result.
+func (a *Agent) runJob(ctx context.Context, job api.Job, log *slog.Logger) {
+	log.Info("job started")
+	jl := a.newJobLog(job.ID, log)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		jl.flushLoop(ctx)
+	}()
+
+	var res api.JobResult
+	result, err := a.callHandler(ctx, job, jl.add)
+	if ctx.Err() != nil && err != nil {
+		err = fmt.Errorf("agent stopping: %w", err)
+	}
+	if result != nil {
+		if b, merr := json.Marshal(result); merr != nil {
+			err = fmt.Errorf("encode job result: %w", merr)
+		} else {
+			res.Result = b
+		}
+	}
+	if err != nil {
+		res.Error = err.Error()
+		jl.add("error: " + res.Error)
+	} else {
+		res.OK = true
+	}
+	jl.close()
+	<-flushed
+	a.finish(ctx, job.ID, res, log)
+	if res.OK {
+		log.Info("job succeeded")
+	} else {
+		log.Warn("job failed", "err", res.Error)
+	}
+}
+
+// callHandler runs the handler for job.Kind, turning a panic into an error.
+func (a *Agent) callHandler(ctx context.Context, job api.Job, logf func(string)) (result any, err error) {
+	h := a.handler(job.Kind)
+	if h == nil {
+		return nil, fmt.Errorf("unknown job kind %q: this agent runs %s", job.Kind, strings.Join(a.Kinds(), ", "))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("job handler panicked", "component", "agent.jobs", "kind", job.Kind, "panic", p, "stack", string(debug.Stack()))
+			result, err = nil, fmt.Errorf("job handler %q panicked: %v", job.Kind, p)
+		}
+	}()
+	return h(ctx, job, logf)
+}
+
+// finish reports a job's result, retrying through an outage. When the agent
+// is stopping it still makes one short attempt.
+func (a *Agent) finish(ctx context.Context, id int64, res api.JobResult, log *slog.Logger) {
+	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand}
+	for attempt := 1; ; attempt++ {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		err := a.srv.FinishJob(fctx, id, res)
+		cancel()
+		if err == nil {
+			return
+		}
+		if classify(err) != failTransient || ctx.Err() != nil || attempt == finishAttempts {
+			log.Error("report job result", "err", err, "attempts", attempt)
+			return
+		}
+		if !sleep(ctx, bo.next()) {
+			log.Error("report job result: agent stopping", "err", err)
+			return
+		}
+	}
+}
+
+// jobLog batches a job's log lines into AppendJobLog calls: every
+// logFlushEvery, or as soon as logFlushLines are waiting. While the server is
+// unreachable it keeps up to maxLogBuffered lines, dropping the oldest.
+// When the job prints nothing for leaseKeepalive it sends an empty batch,
+// which renews the job's lease.
+type jobLog struct {
+	a    *Agent
+	id   int64
+	log  *slog.Logger
+	mu   sync.Mutex
+	buf  []string
+	drop int
+	kick chan struct{}
+	done chan struct{}
+}
+
+func (a *Agent) newJobLog(id int64, log *slog.Logger) *jobLog {
+	return &jobLog{a: a, id: id, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// add queues line (split at newlines); safe for concurrent use.
+func (l *jobLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for part := range strings.Lines(line) {
+		part = strings.TrimRight(part, "\r\n")
+		if len(part) > maxLogLine {
+			part = part[:maxLogLine] + " [cut]"
+		}
+		if len(l.buf) >= maxLogBuffered {
+			l.buf = l.buf[1:]
+			l.drop++
+		}
+		l.buf = append(l.buf, part)
+	}
+	if len(l.buf) >= l.a.logFlushLines {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take removes up to maxLogBatch waiting lines.
+func (l *jobLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.drop > 0 {
+		l.buf = append([]string{fmt.Sprintf("[agent: %d log lines dropped while the server was unreachable]", l.drop)}, l.buf...)
+		l.drop = 0
+	}
+	n := min(len(l.buf), maxLogBatch)
+	batch := l.buf[:n:n]
+	l.buf = l.buf[n:]
+	return batch
+}
+
+// putBack returns an unsent batch to the front of the queue.
+func (l *jobLog) putBack(batch []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(batch, l.buf...)
+	if over := len(l.buf) - maxLogBuffered; over > 0 {
+		l.buf = l.buf[over:]
+		l.drop += over
+	}
+}
+
+func (l *jobLog) pending() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buf) > 0 || l.drop > 0
+}
+
+// close ends the job's log; flushLoop sends what is left and returns.
+func (l *jobLog) close() { close(l.done) }
+
+// flushLoop sends batches until close; then it sends the rest.
+func (l *jobLog) flushLoop(ctx context.Context) {
+	t := time.NewTicker(l.a.logFlushEvery)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-l.done:
+			for l.pending() {
+				if err := l.send(context.WithoutCancel(ctx), l.take()); err != nil {
+					l.log.Warn("send job log", "err", err)
+					return
+				}
+			}
+			return
+		case <-t.C:
+		case <-l.kick:
+		}
+		if !l.pending() && time.Since(last) < l.a.leaseKeepalive {
+			continue
+		}
+		for {
+			batch := l.take()
+			err := l.send(ctx, batch)
+			last = time.Now()
+			if err != nil {
+				if classify(err) == failRequest {
+					if len(batch) == 0 {
+						break // the server does not take empty batches as lease renewals
+					}
+					l.log.Warn("server refused job log lines; dropped", "err", err, "lines", len(batch))
+				} else {
+					l.putBack(batch)
+				}
+				break
+			}
+			if !l.pending() {
+				break
+			}
+		}
+	}
+}
+
+// send posts one batch (an empty one renews the lease).
+func (l *jobLog) send(ctx context.Context, batch []string) error {
+	if batch == nil {
+		batch = []string{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := l.a.srv.AppendJobLog(ctx, l.id, batch); err != nil {
+		l.log.Debug("append job log", "err", err, "lines", len(batch))
+		return fmt.Errorf("append job log: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package apiserver
+
+import (
+	"net/http"
+
+	"github.com/poolctl/poolctl/api"
+)
+
+// route is one API operation. The table below is the only place routes are
+// declared; the OpenAPI document is generated from it.
+type route struct {
+	method, path string
+	auth         authKind
+	summary      string
+	in, out      any // example values of the request and answer types (for OpenAPI)
+	status       int // success status; 200 when 0
+	h            func(w http.ResponseWriter, r *http.Request) (any, error)
+}
+
+func (rt route) okStatus() int {
+	if rt.status == 0 {
+		return http.StatusOK
+	}
+	return rt.status
+}
+
+func (s *Server) routeTable() []route {
+	const v = "/api/v1"
+	return []route{
+		{"GET", v + "/health", authNone, "Server and database health", nil, healthReply{}, 0, s.health},
+		{"GET", v + "/openapi.json", authNone, "This API's OpenAPI 3.1 document", nil, nil, 0, s.openapi},
+
+		{"GET", v + "/pools", authAdmin, "List pools", nil, api.List[api.Pool]{}, 0, s.listPools},
+		{"POST", v + "/pools", authAdmin, "Create a pool", api.PoolCreate{}, api.Pool{}, 201, s.createPool},
+		{"GET", v + "/pools/{pool}", authAdmin, "Show a pool", nil, api.Pool{}, 0, s.getPool},
+		{"PATCH", v + "/pools/{pool}", authAdmin, "Change a pool's settings", api.PoolUpdate{}, api.Pool{}, 0, s.updatePool},
+		{"DELETE", v + "/pools/{pool}", authAdmin, "Delete a pool (?force=true when it has members)", nil, api.PoolDeleteResult{}, 0, s.deletePool},
+		{"POST", v + "/pools/{pool}/banner/ack", authAdmin, "Acknowledge a pool's failover banner", nil, api.Pool{}, 0, s.ackBanner},
+
+		{"GET", v + "/pools/{pool}/members", authAdmin, "List a pool's members", nil, api.List[api.Member]{}, 0, s.listMembers},
+		{"POST", v + "/pools/{pool}/members", authAdmin, "Add a member; answers its one-time enrolment secret", api.MemberCreate{}, api.MemberAdded{}, 201, s.addMember},
+		{"GET", v + "/pools/{pool}/members/{member}", authAdmin, "Show a member", nil, api.Member{}, 0, s.getMember},
+		{"PATCH", v + "/pools/{pool}/members/{member}", authAdmin, "Change a member", api.MemberUpdate{}, api.Member{}, 0, s.updateMember},
+		{"DELETE", v + "/pools/{pool}/members/{member}", authAdmin, "Remove a member (its agent is told to stop)", nil, nil, 204, s.removeMember},
+		{"POST", v + "/pools/{pool}/members/{member}/enrollment-secret", authAdmin, "Replace a member's enrolment secret", api.SecretCreate{}, api.MemberAdded{}, 201, s.newSecret},
+		{"POST", v + "/pools/{pool}/members/{member}/make-active", authAdmin, "Point the pool's failover record at this member", api.MakeActive{}, api.Pool{}, 0, s.makeActive},
+		{"GET", v + "/pools/{pool}/members/{member}/jobs", authAdmin, "List a member's jobs", nil, api.List[api.Job]{}, 0, s.listJobs},
+		{"POST", v + "/pools/{pool}/members/{member}/jobs", authAdmin, "Queue a job for a member's agent", api.JobCreate{}, api.Job{}, 201, s.createJob},
+
+		{"GET", v + "/jobs/{id}", authAdmin, "Show a job", nil, api.Job{}, 0, s.getJob},
+		{"POST", v + "/jobs/{id}/cancel", authAdmin, "Cancel a job", nil, api.Job{}, 0, s.cancelJob},
+		{"GET", v + "/jobs/{id}/log", authAdmin, "Read a job's log (?after=SEQ&wait=DURATION)", nil, api.List[api.JobLogLine]{}, 0, s.jobLog},
+
+		{"GET", v + "/events", authAdmin, "List events (?pool&member&kind&since&after&limit&wait)", nil, api.List[api.Event]{}, 0, s.listEvents},
+
+		{"GET", v + "/tokens", authAdmin, "List API tokens", nil, api.List[api.Token]{}, 0, s.listTokens},
+		{"POST", v + "/tokens", authAdmin, "Create an API token; answers its secret once", api.TokenCreate{}, api.TokenCreated{}, 201, s.createToken},
+		{"DELETE", v + "/tokens/{id}", authAdmin, "Revoke an API token", nil, nil, 204, s.revokeToken},
+
+		{"GET", v + "/zones", authAdmin, "List zones", nil, api.List[api.Zone]{}, 0, s.listZones},
+		{"POST", v + "/zones", authAdmin, "Create a zone", api.ZoneCreate{}, api.Zone{}, 201, s.createZone},
+		{"GET", v + "/zones/{zone}", authAdmin, "Show a zone", nil, api.Zone{}, 0, s.getZone},
+		{"DELETE", v + "/zones/{zone}", authAdmin, "Delete a zone and its records", nil, nil, 204, s.deleteZone},
+		{"GET", v + "/zones/{zone}/records", authAdmin, "List a zone's records", nil, api.List[api.Record]{}, 0, s.listRecords},
+		{"POST", v + "/zones/{zone}/records", authAdmin, "Add a record", api.RecordCreate{}, api.Record{}, 201, s.addRecord},
+		{"DELETE", v + "/zones/{zone}/records/{id}", authAdmin, "Delete a record", nil, nil, 204, s.deleteRecord},
+		{"POST", v + "/zones/{zone}/import", authAdmin, "Import RFC 1035 zone-file text", api.ZoneImport{}, api.ZoneImportResult{}, 0, s.importZone},
+		{"GET", v + "/zones/{zone}/export", authAdmin, "Export the zone as RFC 1035 text", nil, zoneText{}, 0, s.exportZone},
+
+		{"POST", v + "/agent/enroll", authNone, "Redeem an enrolment secret for an agent credential", api.EnrollRequest{}, api.EnrollResponse{}, 201, s.enroll},
+		{"POST", v + "/agent/heartbeat", authAgent, "Report the agent's state", api.Heartbeat{}, api.HeartbeatReply{}, 0, s.heartbeat},
+		{"GET", v + "/agent/jobs/next", authAgent, "Long-poll for the next job (?wait=25s); 204 when none", nil, api.Job{}, 0, s.nextJob},
+		{"POST", v + "/agent/jobs/{id}/log", authAgent, "Append log lines to a running job (renews its lease)", api.JobLogAppend{}, nil, 204, s.appendJobLog},
+		{"POST", v + "/agent/jobs/{id}/result", authAgent, "Report a job's result", api.JobResult{}, nil, 204, s.finishJob},
+	}
+}

@@ -1,0 +1,293 @@
+// Package apiserver serves poolctl's REST API under /api/v1: one route
+// table (routes.go), handlers that return a value or an error, and one place
+// (writeError) that maps errors to status codes and the
+// {"error":{"code","message"}} body.
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/fleet"
+)
+
+// Body size limits.
+const (
+	maxBody      = 1 << 20 // 1 MiB for ordinary requests
+	maxZoneBody  = 8 << 20 // zone imports
+	maxHeartbeat = 256 << 10
+)
+
+// Zones is the zone service as the API needs it (internal/zones implements it).
+type Zones interface {
+	List(ctx context.Context) ([]api.Zone, error)
+	Create(ctx context.Context, in api.ZoneCreate) (api.Zone, error)
+	Get(ctx context.Context, zone string) (api.Zone, error)
+	Delete(ctx context.Context, zone string) error
+	Records(ctx context.Context, zone string) ([]api.Record, error)
+	AddRecord(ctx context.Context, zone string, in api.RecordCreate) (api.Record, error)
+	DeleteRecord(ctx context.Context, zone string, id int64) error
+	Import(ctx context.Context, zone string, in api.ZoneImport) (api.ZoneImportResult, error)
+	Export(ctx context.Context, zone string) (string, error)
+}
+
+// Failover is the failover engine as the API needs it.
+type Failover interface {
+	MakeActive(ctx context.Context, pool, member string, force bool) (api.Pool, error)
+}
+
+// Deps are what the API serves.
+type Deps struct {
+	Fleet    *fleet.Service
+	Zones    Zones    // nil: zone routes answer 503
+	Failover Failover // nil: make-active answers 503
+	Logger   *slog.Logger
+	Version  string
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	d      Deps
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []route
+
+	openapiOnce sync.Once
+	openapiDoc  []byte
+}
+
+// New builds the API handler.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{d: d, log: d.Logger.With("component", "api"), mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP serves /api/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+type authKind int
+
+const (
+	authNone authKind = iota
+	authAdmin
+	authAgent
+)
+
+type ctxKey struct{}
+
+// agentOf returns the authenticated agent of an agent route.
+func agentOf(r *http.Request) fleet.Agent {
+	a, _ := r.Context().Value(ctxKey{}).(fleet.Agent)
+	return a
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("handler panic", "route", rt.path, "panic", p, "stack", string(debug.Stack()))
+				s.writeError(w, r, errors.New("internal error"))
+			}
+		}()
+		switch rt.auth {
+		case authAdmin:
+			if err := s.d.Fleet.AuthAdmin(r.Context(), bearer(r)); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		case authAgent:
+			a, err := s.d.Fleet.AuthAgent(r.Context(), bearer(r))
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, a))
+		}
+		out, err := rt.h(w, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if out == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if raw, ok := out.(rawJSON); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rt.okStatus())
+			_, _ = w.Write(raw)
+			return
+		}
+		writeJSON(w, rt.okStatus(), out)
+		if d := time.Since(start); d > time.Second && rt.path != "/api/v1/events" && !strings.Contains(rt.path, "next") && !strings.HasSuffix(rt.path, "/log") {
+			s.log.Info("slow request", "method", r.Method, "path", r.URL.Path, "took", d)
+		}
+	})
+}
+
+type rawJSON []byte
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// statusOf maps error kinds to HTTP status codes: the one place it is done.
+func statusOf(err error) (int, string) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, "too_large"
+	}
+	switch apperr.KindOf(err) {
+	case apperr.Invalid:
+		return http.StatusBadRequest, "invalid"
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized, "unauthorized"
+	case apperr.Forbidden:
+		return http.StatusForbidden, "forbidden"
+	case apperr.NotFound:
+		return http.StatusNotFound, "not_found"
+	case apperr.Conflict:
+		return http.StatusConflict, "conflict"
+	case apperr.Gone:
+		return http.StatusGone, "gone"
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable, "unavailable"
+	}
+	if errors.Is(err, context.Canceled) {
+		return 499, "canceled"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := statusOf(err)
+	msg := apperr.Message(err)
+	if status == http.StatusRequestEntityTooLarge {
+		msg = "request body too large"
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		if status == http.StatusInternalServerError {
+			msg = "internal error; see the server log"
+		}
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="poolctl"`)
+	}
+	writeJSON(w, status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
+}
+
+// decode reads a JSON body into v: at most limit bytes, no unknown fields,
+// exactly one value.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return apperr.New(apperr.Invalid, "content type %q: send application/json", ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.TooLarge, "request body larger than %d bytes", limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return apperr.New(apperr.Invalid, "request body is empty; send a JSON object")
+		}
+		return apperr.Wrap(apperr.Invalid, err, "malformed JSON body")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apperr.New(apperr.Invalid, "malformed JSON body: more than one value")
+	}
+	return nil
+}
+
+// decodeOptional is decode for bodies that may be absent.
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if r.ContentLength == 0 && r.Header.Get("Transfer-Encoding") == "" {
+		return nil
+	}
+	return decode(w, r, limit, v)
+}
+
+func remoteAddr(r *http.Request) (netip.Addr, error) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("remote address %q: %w", r.RemoteAddr, err)
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+func queryInt(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apperr.New(apperr.Invalid, "query parameter %s=%q: want a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+func queryDuration(r *http.Request, name string, max time.Duration) (time.Duration, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > max {
+		return 0, apperr.New(apperr.Invalid, "query parameter %s=%q: want a duration up to %s", name, v, max)
+	}
+	return d, nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, apperr.New(apperr.Invalid, "%s %q is not a positive integer", name, r.PathValue(name))
+	}
+	return n, nil
+}

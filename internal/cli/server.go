@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/poolctl/poolctl/internal/apiserver"
+	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/tlsutil"
+)
+
+// ServerOptions configure `poolctl server`.
+type ServerOptions struct {
+	Data         string
+	Listen       string
+	DNSListen    string
+	Database     string
+	TLSCert      string
+	TLSKey       string
+	TLSNames     []string
+	InsecureHTTP bool
+	LogLevel     string
+	// Ready, when set, receives the running server once it listens.
+	Ready func(*RunningServer)
+}
+
+func newServerCmd(g *globals) *cobra.Command {
+	var o ServerOptions
+	cmd := &cobra.Command{
+		Use:   "server --data DIR",
+		Short: "Run the poolctl server: API, dashboard and authoritative DNS",
+		Long: `Run the poolctl server. Everything lives under --data: the SQLite database
+(unless --database names PostgreSQL), the TLS CA and certificate, and admin.token.
+The first start writes DATA/admin.token (0600) and DATA/ca.pem.`,
+		Example: `  poolctl server --data /var/lib/poolctl
+  poolctl server --data ./data --listen 0.0.0.0:8443 --dns-listen 0.0.0.0:53
+  poolctl server --data ./data --database postgres://poolctl@db/poolctl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return RunServer(cmd.Context(), o, g.stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Data, "data", "", "data directory (required)")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "API and dashboard address")
+	f.StringVar(&o.DNSListen, "dns-listen", "", "authoritative DNS address, UDP and TCP (e.g. 127.0.0.1:5353); off when empty")
+	f.StringVar(&o.Database, "database", "", "postgres:// URL; default SQLite at DATA/poolctl.db")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate file (instead of the self-signed one)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "key file for --tls-cert")
+	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
+	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
+	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+// RunningServer describes a started server.
+type RunningServer struct {
+	URL           string
+	AdminToken    string
+	CAFile        string
+	CAFingerprint string
+	DNSAddr       string
+	Fleet         *fleet.Service
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// RunServer runs the server until ctx ends.
+func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
+	log, err := newLogger(logw, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	if o.Data == "" {
+		return errors.New("--data is required")
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.InsecureHTTP && o.TLSCert != "" {
+		return errors.New("--insecure-http and --tls-cert exclude each other")
+	}
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	dsn := o.Database
+	if dsn == "" {
+		dsn = filepath.Join(o.Data, "poolctl.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var tlsMat *tlsutil.Material
+	switch {
+	case o.InsecureHTTP:
+		log.Warn("serving plain HTTP: tokens and enrolment secrets cross the network unencrypted; use only for local development")
+	case o.TLSCert != "":
+		if tlsMat, err = tlsutil.LoadFiles(o.TLSCert, o.TLSKey); err != nil {
+			return err
+		}
+	default:
+		host, _, _ := net.SplitHostPort(o.Listen)
+		names := append([]string{}, o.TLSNames...)
+		if host != "" && host != "0.0.0.0" && host != "::" {
+			names = append(names, host)
+		}
+		if tlsMat, err = tlsutil.LoadOrCreate(o.Data, names); err != nil {
+			return err
+		}
+	}
+
+	adminToken, err := loadOrCreateAdminToken(filepath.Join(o.Data, "admin.token"))
+	if err != nil {
+		return err
+	}
+	fcfg := fleet.Config{Logger: log}
+	if tlsMat != nil {
+		fcfg.CAFingerprint, fcfg.CAPEM = tlsMat.Fingerprint, string(tlsMat.CAPEM)
+	}
+	fl := fleet.New(st, fcfg)
+	if err := fl.EnsureAdminToken(ctx, adminToken); err != nil {
+		return fmt.Errorf("register admin token: %w", err)
+	}
+	if err := fl.Start(ctx); err != nil {
+		return fmt.Errorf("load members: %w", err)
+	}
+
+	eng, err := startEngines(ctx, o, st, fl, log)
+	if err != nil {
+		return err
+	}
+	defer eng.stop()
+
+	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Logger: log, Version: Version})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv)
+	mux.Handle("/", eng.web(apiSrv))
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	scheme := "http"
+	if tlsMat != nil {
+		hs.TLSConfig = tlsMat.Config
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(o.Data, "server.url"), []byte(url+"\n"), 0o644); err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fleetDone := make(chan error, 1)
+	go func() { fleetDone <- fl.Run(runCtx) }()
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsMat != nil {
+			serveErr <- hs.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- hs.Serve(ln)
+		}
+	}()
+	caFile := ""
+	if tlsMat != nil && len(tlsMat.CAPEM) > 0 {
+		caFile = filepath.Join(o.Data, "ca.pem")
+	}
+	log.Info("poolctl server ready", "url", url, "database", st.Dialect(), "dns", eng.dnsAddr, "data", o.Data)
+	if tlsMat != nil && tlsMat.Fingerprint != "" {
+		log.Info("TLS CA", "file", caFile, "sha256", tlsMat.Fingerprint)
+	}
+	if o.Ready != nil {
+		o.Ready(&RunningServer{URL: url, AdminToken: adminToken, CAFile: caFile, CAFingerprint: fcfg.CAFingerprint, DNSAddr: eng.dnsAddr, Fleet: fl})
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve API: %w", err)
+	}
+	log.Info("shutting down")
+	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer shCancel()
+	_ = hs.Shutdown(shCtx)
+	cancel()
+	return <-fleetDone
+}
+
+// loadOrCreateAdminToken reads the bootstrap admin token, creating it (0600)
+// on first start.
+func loadOrCreateAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("%s is empty; delete it to have a new token created", path)
+		}
+		return t, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	t := fleet.NewAdminToken()
+	if err := tlsutil.WriteFileAtomic(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,172 @@
+package dns
+
+import (
+	"strings"
+
+	mdns "github.com/miekg/dns"
+)
+
+// maxChain bounds how many CNAMEs one answer follows.
+const maxChain = 12
+
+// maxLabels is the most labels a 255-octet name can have.
+const maxLabels = 128
+
+// matchKind is how a name was found in a zone.
+type matchKind int
+
+const (
+	matchExact    matchKind = iota // the name exists (possibly as an empty non-terminal)
+	matchWildcard                  // synthesised from a wildcard (RFC 4592)
+	matchNX                        // no such name
+	matchReferral                  // at or below a delegation point
+)
+
+// labelIndex fills idx with the start offset of each label of name (an
+// absolute name) and returns how many there are; the root has none.
+func labelIndex(name string, idx *[maxLabels]int) int {
+	if name == "." || name == "" {
+		return 0
+	}
+	n, off := 0, 0
+	for n < maxLabels {
+		idx[n] = off
+		n++
+		var end bool
+		off, end = mdns.NextLabel(name, off)
+		if end {
+			break
+		}
+	}
+	return n
+}
+
+// findZone returns the served zone closest to name (idx from labelIndex, n
+// labels) and the label index of its apex within name. A DS query for a
+// zone's apex belongs to the parent zone when that is served as well.
+func (sn *snapshot) findZone(name string, qtype uint16, idx *[maxLabels]int, n int) (*zoneData, int) {
+	var found *zoneData
+	at := -1
+	for i := 0; i < n; i++ {
+		zd := sn.zones[name[idx[i]:]]
+		if zd == nil {
+			continue
+		}
+		if i == 0 && qtype == mdns.TypeDS && found == nil {
+			found, at = zd, i
+			continue // prefer a parent zone
+		}
+		return zd, i
+	}
+	return found, at
+}
+
+// find walks from the apex of zd down to name (apex at label index apex,
+// idx from labelIndex) following RFC 1034 section 4.3.2 step 3.
+func (zd *zoneData) find(name string, qtype uint16, idx *[maxLabels]int, apex int) (*node, matchKind) {
+	prev := zd.apex
+	for j := apex - 1; j >= 0; j-- {
+		n := zd.nodes[name[idx[j]:]]
+		if n == nil {
+			if prev.wild != nil {
+				return prev.wild, matchWildcard
+			}
+			return nil, matchNX
+		}
+		if n.cut && (j != 0 || qtype != mdns.TypeDS) {
+			return n, matchReferral
+		}
+		prev = n
+	}
+	return prev, matchExact
+}
+
+// anySet picks the one RRset a minimal ANY answer carries (RFC 8482
+// section 4.2): the CNAME when there is one, else the lowest type.
+func (n *node) anySet() *rrset {
+	if n.cname != nil {
+		return n.cname
+	}
+	if len(n.sets) == 0 {
+		return nil
+	}
+	return &n.sets[0]
+}
+
+// resolve answers one question from sn into rp's sections and returns the
+// RCODE, whether the answer is authoritative, and whether it is a referral.
+func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referral bool) {
+	qtype := q.Qtype
+	owner := q.Name
+	name := strings.ToLower(owner)
+	n := labelIndex(name, &rp.idx)
+	zd, apex := sn.findZone(name, qtype, &rp.idx, n)
+	if zd == nil {
+		return mdns.RcodeRefused, false, false
+	}
+	for hop := 0; ; hop++ {
+		nd, kind := zd.find(name, qtype, &rp.idx, apex)
+		switch kind {
+		case matchNX:
+			rp.ns = append(rp.ns, zd.negSOA)
+			return mdns.RcodeNameError, true, false
+		case matchReferral:
+			ns := nd.get(mdns.TypeNS)
+			rp.ns = append(rp.ns, ns.rrs...)
+			rp.extra = append(rp.extra, ns.extra...)
+			// After a CNAME from authoritative data the answer stays authoritative.
+			return mdns.RcodeSuccess, len(rp.answer) > 0, len(rp.answer) == 0
+		}
+		wild := kind == matchWildcard
+		var set *rrset
+		if qtype == mdns.TypeANY {
+			set = nd.anySet()
+		} else {
+			set = nd.get(qtype)
+		}
+		if set != nil {
+			rp.addAnswer(set, wild, owner)
+			rp.extra = append(rp.extra, set.extra...)
+			return mdns.RcodeSuccess, true, false
+		}
+		if nd.cname == nil || qtype == mdns.TypeCNAME {
+			rp.ns = append(rp.ns, zd.negSOA) // NODATA (RFC 2308 section 2.2)
+			return mdns.RcodeSuccess, true, false
+		}
+		rp.addAnswer(nd.cname, wild, owner)
+		target := strings.ToLower(nd.cname.rrs[0].(*mdns.CNAME).Target)
+		if hop+1 >= maxChain || rp.inAnswer(target) {
+			return mdns.RcodeSuccess, true, false // a loop or too long: stop here
+		}
+		n = labelIndex(target, &rp.idx)
+		next, at := sn.findZone(target, qtype, &rp.idx, n)
+		if next == nil {
+			return mdns.RcodeSuccess, true, false // the target is not ours
+		}
+		zd, apex, name, owner = next, at, target, target
+	}
+}
+
+// addAnswer appends set to the answer section; wildcard data is copied with
+// the owner replaced by the name asked for.
+func (rp *reply) addAnswer(set *rrset, wild bool, owner string) {
+	if !wild {
+		rp.answer = append(rp.answer, set.rrs...)
+		return
+	}
+	for _, rr := range set.rrs {
+		c := mdns.Copy(rr)
+		c.Header().Name = owner
+		rp.answer = append(rp.answer, c)
+	}
+}
+
+// inAnswer reports whether the answer already has data owned by name.
+func (rp *reply) inAnswer(name string) bool {
+	for _, rr := range rp.answer {
+		if strings.EqualFold(rr.Header().Name, name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,271 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// Config configures a [Server].
+type Config struct {
+	// Addr is where to listen, on UDP and TCP, e.g. "127.0.0.1:5353". With
+	// port 0 a port free on both is picked; [Server.Addr] reports it.
+	Addr string
+	// TSIG maps key names (FQDNs, e.g. "xfr-key.") to base64 secrets, all
+	// hmac-sha256.
+	TSIG map[string]string
+	// AllowTransfer lists who may AXFR/IXFR; empty means nobody.
+	AllowTransfer []netip.Prefix
+	// RequireTSIG makes transfers require a valid TSIG signature (with
+	// TransferKey when that is set, else with any configured key).
+	RequireTSIG bool
+	// TransferKey names the key that signs outgoing NOTIFY messages.
+	TransferKey string
+	// Notify lists the secondaries ("127.0.0.1:PORT") to NOTIFY over UDP on
+	// every zone change.
+	Notify []string
+	// MaxUDPSize is the largest UDP response sent and the EDNS buffer size
+	// advertised; 0 means 1232 (the DNS Flag Day 2020 value NSD and Knot use).
+	MaxUDPSize int
+	// NotifyTimeout is the wait for the first NOTIFY reply; retries double
+	// it (capped at 8×). 0 means one second.
+	NotifyTimeout time.Duration
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Server is an authoritative nameserver answering from an in-memory
+// snapshot of zones. Create one with [NewServer], fill it with
+// [Server.SetZone] (before or after [Server.Start]) and stop it with
+// [Server.Shutdown]. All methods are safe for concurrent use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	keys     tsigKeys
+	maxUDP   int
+	snap     atomic.Pointer[snapshot]
+	mu       sync.Mutex // serialises SetZone/RemoveZone and guards udp/tcp/addr
+	udp, tcp *mdns.Server
+	addr     string
+	notifier *notifier
+	stats    counters
+}
+
+// NewServer checks cfg and returns a server that serves no zones yet.
+func NewServer(cfg Config) (*Server, error) {
+	keys, err := newTsigKeys(cfg.TSIG)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TransferKey != "" {
+		cfg.TransferKey = mdns.CanonicalName(cfg.TransferKey)
+		if _, ok := keys[cfg.TransferKey]; !ok {
+			return nil, fmt.Errorf("transfer key %q is not among the TSIG keys", cfg.TransferKey)
+		}
+	}
+	if cfg.RequireTSIG && len(keys) == 0 {
+		return nil, fmt.Errorf("RequireTSIG is set but no TSIG keys are configured")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:5353"
+	}
+	if cfg.MaxUDPSize == 0 {
+		cfg.MaxUDPSize = 1232
+	}
+	if cfg.MaxUDPSize < mdns.MinMsgSize || cfg.MaxUDPSize > mdns.MaxMsgSize {
+		return nil, fmt.Errorf("MaxUDPSize %d is outside %d..%d", cfg.MaxUDPSize, mdns.MinMsgSize, mdns.MaxMsgSize)
+	}
+	if cfg.NotifyTimeout <= 0 {
+		cfg.NotifyTimeout = time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "dns")
+	s := &Server{cfg: cfg, log: log, keys: keys, maxUDP: cfg.MaxUDPSize}
+	s.snap.Store(&snapshot{zones: map[string]*zoneData{}})
+	s.notifier = newNotifier(s, cfg.Notify)
+	return s, nil
+}
+
+// Start binds UDP and TCP and returns once both are listening.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.udp != nil {
+		return errors.New("dns server already started")
+	}
+	pc, l, err := listenBoth(s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	h := handler{s}
+	s.udp = &mdns.Server{PacketConn: pc, Handler: h, UDPSize: 4096, TsigProvider: s.keys,
+		MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
+	s.tcp = &mdns.Server{Listener: l, Handler: h, TsigProvider: s.keys,
+		MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
+	s.addr = pc.LocalAddr().String()
+	errs := make(chan error, 2)
+	for _, srv := range []*mdns.Server{s.udp, s.tcp} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				errs <- err
+			}
+		}()
+		select {
+		case <-started:
+		case err := <-errs:
+			pc.Close()
+			l.Close()
+			return fmt.Errorf("dns server on %s: %w", s.addr, err)
+		}
+	}
+	s.log.Info("dns server listening", "addr", s.addr)
+	return nil
+}
+
+// listenBoth binds UDP and TCP on the same address; with port 0 it retries
+// until a port is free for both.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dns listen address %q: %w", addr, err)
+	}
+	tries := 1
+	if port == "0" || port == "" {
+		tries = 50
+	}
+	var lastErr error
+	for range tries {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, fmt.Errorf("dns listen udp %s: %w", addr, err)
+		}
+		p := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		lastErr = err
+	}
+	return nil, nil, fmt.Errorf("dns listen tcp %s: %w", addr, lastErr)
+}
+
+// Addr returns the address the server listens on ("" before Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Shutdown stops the listeners and the background NOTIFY senders.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.notifier.stop()
+	s.mu.Lock()
+	udp, tcp := s.udp, s.tcp
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range []*mdns.Server{udp, tcp} {
+		if srv != nil {
+			if err := srv.ShutdownContext(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := s.notifier.wait(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SetZone atomically adds z to the served snapshot or replaces the zone of
+// the same name. When the zone is new or its serial increased (RFC 1982),
+// the configured secondaries get a NOTIFY. A zone that cannot be built (no
+// SOA, a record that does not parse) is logged and the previous version,
+// if any, stays served; callers validate with [CheckZone] first.
+func (s *Server) SetZone(z Zone) {
+	if err := s.LoadZone(z); err != nil {
+		s.log.Error("zone not loaded", "zone", z.Name, "err", err)
+	}
+}
+
+// LoadZone is [Server.SetZone] that reports why a zone could not be built.
+func (s *Server) LoadZone(z Zone) error {
+	zd, err := buildZone(z)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.snap.Load()
+	prev := old.zones[zd.name]
+	s.snap.Store(old.withZone(zd))
+	s.mu.Unlock()
+	if prev == nil || SerialGreater(zd.serial, prev.serial) {
+		s.notifier.zoneChanged(zd)
+	}
+	s.log.Debug("zone loaded", "zone", zd.name, "serial", zd.serial, "records", len(zd.records)+1)
+	return nil
+}
+
+// RemoveZone stops serving the zone name.
+func (s *Server) RemoveZone(name string) {
+	zone, err := CanonicalZoneName(name)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.snap.Load()
+	if _, ok := old.zones[zone]; ok {
+		s.snap.Store(old.withoutZone(zone))
+	}
+}
+
+// Zones returns the names and serials of the served zones.
+func (s *Server) Zones() map[string]uint32 {
+	out := map[string]uint32{}
+	for name, zd := range s.snap.Load().zones {
+		out[name] = zd.serial
+	}
+	return out
+}
+
+// SetNotify replaces the list of secondaries that get NOTIFY messages.
+func (s *Server) SetNotify(addrs []string) { s.notifier.setTargets(addrs) }
+
+// accept is the early filter of miekg's server: it counts the requests it
+// rejects (FORMERR, NOTIMP) and otherwise defers to the default rules.
+func (s *Server) accept(dh mdns.Header) mdns.MsgAcceptAction {
+	action := mdns.DefaultMsgAcceptFunc(dh)
+	switch action {
+	case mdns.MsgReject:
+		s.stats.queries.Add(1)
+		s.stats.rcode(mdns.RcodeFormatError)
+	case mdns.MsgRejectNotImplemented:
+		s.stats.queries.Add(1)
+		s.stats.rcode(mdns.RcodeNotImplemented)
+	}
+	return action
+}
+
+// invalid counts the requests miekg could not unpack: those with a whole
+// header get a FORMERR from miekg, shorter ones are dropped.
+func (s *Server) invalid(m []byte, _ error) {
+	if len(m) >= 12 {
+		s.stats.queries.Add(1)
+		s.stats.rcode(mdns.RcodeFormatError)
+	}
+}

@@ -1,0 +1,263 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// Credential prefixes make leaked tokens recognisable.
+const (
+	adminPrefix  = "pat_"
+	agentPrefix  = "pag_"
+	secretPrefix = "pe1"
+)
+
+func randomToken(prefix string) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashToken returns the stored form of a token or secret. Tokens carry 256
+// random bits, so a fast hash is enough: there is nothing to brute-force.
+func HashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+// newSecret builds an enrolment secret "pe1.<fp>.<random>"; fp is the
+// base64url CA fingerprint, or "-" when the server certificate is publicly
+// trusted. Only the hash of the whole secret is stored.
+func (s *Service) newSecret() (string, error) {
+	fp := "-"
+	if s.cfg.CAFingerprint != "" {
+		raw, err := hex.DecodeString(s.cfg.CAFingerprint)
+		if err != nil || len(raw) != sha256.Size {
+			return "", errors.New("server CA fingerprint is not a hex SHA-256")
+		}
+		fp = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return secretPrefix + "." + fp + "." + strings.TrimPrefix(randomToken(""), ""), nil
+}
+
+// EnsureAdminToken makes token a valid admin token (the bootstrap token
+// written to DATA/admin.token); it is stored hashed, once.
+func (s *Service) EnsureAdminToken(ctx context.Context, token string) error {
+	h := HashToken(token)
+	if _, err := s.st.TokenByHash(ctx, h); err == nil {
+		return nil
+	} else if !errors.Is(err, apperr.NotFound) {
+		return err
+	}
+	t := store.Token{Name: "admin (bootstrap)", Prefix: token[:min(len(token), 8)], Hash: h, Scope: "admin"}
+	return s.st.CreateToken(ctx, &t, s.now())
+}
+
+// NewAdminToken returns a fresh random admin token.
+func NewAdminToken() string { return randomToken(adminPrefix) }
+
+type adminEntry struct {
+	id      int64
+	expires *time.Time
+	checked time.Time
+}
+
+// AuthAdmin checks an admin bearer token. Lookups are cached for a few
+// seconds; a revocation on this server takes effect at once.
+func (s *Service) AuthAdmin(ctx context.Context, token string) error {
+	if token == "" {
+		return apperr.New(apperr.Unauthorized, "missing bearer token; set POOLCTL_TOKEN or --token")
+	}
+	if strings.HasPrefix(token, agentPrefix) {
+		return apperr.New(apperr.Forbidden, "an agent credential cannot use the admin API")
+	}
+	h := HashToken(token)
+	now := s.now()
+	s.mu.Lock()
+	e, ok := s.admins[h]
+	s.mu.Unlock()
+	if !ok || now.Sub(e.checked) > 5*time.Second {
+		t, err := s.st.TokenByHash(ctx, h)
+		if errors.Is(err, apperr.NotFound) {
+			s.mu.Lock()
+			delete(s.admins, h)
+			s.mu.Unlock()
+			return apperr.New(apperr.Unauthorized, "token is not valid (unknown or revoked)")
+		}
+		if err != nil {
+			return err
+		}
+		if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+			_ = s.st.TouchToken(ctx, t.ID, now)
+		}
+		e = adminEntry{id: t.ID, expires: t.ExpiresAt, checked: now}
+		s.mu.Lock()
+		s.admins[h] = e
+		s.mu.Unlock()
+	}
+	if e.expires != nil && now.After(*e.expires) {
+		return apperr.New(apperr.Unauthorized, "token expired at %s", e.expires.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// CreateToken creates a named admin token; the secret is returned once.
+func (s *Service) CreateToken(ctx context.Context, in api.TokenCreate) (api.TokenCreated, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 100 {
+		return api.TokenCreated{}, apperr.New(apperr.Invalid, "token name must be 1-100 characters")
+	}
+	if in.TTL < 0 {
+		return api.TokenCreated{}, apperr.New(apperr.Invalid, "token ttl must not be negative")
+	}
+	secret := randomToken(adminPrefix)
+	t := store.Token{Name: in.Name, Prefix: secret[:8], Hash: HashToken(secret), Scope: "admin"}
+	if in.TTL > 0 {
+		exp := s.now().Add(in.TTL.D()).UTC()
+		t.ExpiresAt = &exp
+	}
+	if err := s.st.CreateToken(ctx, &t, s.now()); err != nil {
+		return api.TokenCreated{}, err
+	}
+	s.Emit(ctx, api.Event{Kind: "token.created", Message: fmt.Sprintf("API token %q created", t.Name)})
+	return api.TokenCreated{Token: tokenAPI(t), Secret: secret}, nil
+}
+
+// ListTokens lists live admin tokens.
+func (s *Service) ListTokens(ctx context.Context) ([]api.Token, error) {
+	ts, err := s.st.ListTokens(ctx)
+	out := make([]api.Token, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tokenAPI(t))
+	}
+	return out, err
+}
+
+// RevokeToken revokes an admin token.
+func (s *Service) RevokeToken(ctx context.Context, id int64) error {
+	if err := s.st.RevokeToken(ctx, id, s.now()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for h, e := range s.admins {
+		if e.id == id {
+			delete(s.admins, h)
+		}
+	}
+	s.mu.Unlock()
+	s.Emit(ctx, api.Event{Kind: "token.revoked", Message: fmt.Sprintf("API token %d revoked", id)})
+	return nil
+}
+
+func tokenAPI(t store.Token) api.Token {
+	return api.Token{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
+}
+
+// Agent identifies an authenticated agent.
+type Agent struct {
+	MemberID     int64
+	Pool, Member string
+}
+
+// AuthAgent checks an agent credential. A credential of a removed member is
+// apperr.Gone, so the agent knows to stop.
+func (s *Service) AuthAgent(ctx context.Context, token string) (Agent, error) {
+	if token == "" {
+		return Agent{}, apperr.New(apperr.Unauthorized, "missing agent credential")
+	}
+	h := HashToken(token)
+	s.mu.Lock()
+	id, ok := s.agents[h]
+	var l *liveMember
+	if ok {
+		l = s.live[id]
+	}
+	s.mu.Unlock()
+	if l != nil {
+		return Agent{MemberID: l.id, Pool: l.pool, Member: l.name}, nil
+	}
+	m, err := s.st.MemberByToken(ctx, h)
+	if err == nil {
+		s.mu.Lock()
+		s.agents[h] = m.ID
+		s.mu.Unlock()
+		return Agent{MemberID: m.ID, Pool: m.Pool, Member: m.Name}, nil
+	}
+	if !errors.Is(err, apperr.NotFound) {
+		return Agent{}, err
+	}
+	pool, member, removed, err := s.st.RemovedAgent(ctx, h)
+	if err != nil {
+		return Agent{}, err
+	}
+	if removed {
+		return Agent{}, apperr.New(apperr.Gone, "member %s of pool %s was removed or re-enrolled; this agent must stop", member, pool)
+	}
+	return Agent{}, apperr.New(apperr.Unauthorized, "agent credential is not valid")
+}
+
+// Enroll redeems an enrolment secret presented from address from. It
+// returns the agent's credential, which only its hash is kept of.
+func (s *Service) Enroll(ctx context.Context, in api.EnrollRequest, from netip.Addr) (api.EnrollResponse, error) {
+	refuse := func(err error, pool, member string) (api.EnrollResponse, error) {
+		s.Emit(ctx, api.Event{Kind: "enrollment.refused", Pool: pool, Member: member,
+			Message: fmt.Sprintf("enrolment from %s refused: %s", from, apperr.Message(err)),
+			Data:    mustJSON(map[string]any{"source": from.String()})})
+		return api.EnrollResponse{}, err
+	}
+	if err := checkSecretFormat(in.Secret); err != nil {
+		return refuse(err, "", "")
+	}
+	token := randomToken(agentPrefix)
+	var pool, member string
+	m, err := s.st.Enroll(ctx, HashToken(in.Secret), HashToken(token), from.String(), s.now(), func(m store.Member) error {
+		pool, member = m.Pool, m.Name
+		if !CIDRsAllow(m.AllowedCIDRs, from) {
+			return apperr.New(apperr.Forbidden, "source address %s is not in the allowed IPs of member %s (%s)", from, m.Name, strings.Join(m.AllowedCIDRs, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, apperr.Forbidden) {
+			return refuse(err, pool, member)
+		}
+		return api.EnrollResponse{}, err
+	}
+	s.mu.Lock()
+	for h, id := range s.agents {
+		if id == m.ID {
+			delete(s.agents, h)
+		}
+	}
+	s.agents[m.TokenHash] = m.ID
+	s.mu.Unlock()
+	if err := s.reload(ctx); err != nil {
+		s.log.Warn("reload after enrolment", "err", err)
+	}
+	s.Emit(ctx, api.Event{Kind: "member.enrolled", Pool: m.Pool, Member: m.Name,
+		Message: fmt.Sprintf("member %s enrolled from %s (host %q)", m.Name, from, in.Hostname)})
+	return api.EnrollResponse{Pool: m.Pool, Member: m.Name, Token: token,
+		HeartbeatInterval: api.Duration(DefaultHeartbeatInterval), CAPEM: s.cfg.CAPEM}, nil
+}
+
+func checkSecretFormat(sec string) error {
+	parts := strings.Split(sec, ".")
+	if len(parts) != 3 || parts[0] != secretPrefix || parts[1] == "" || len(parts[2]) < 40 {
+		return apperr.New(apperr.Forbidden, "enrolment secret is malformed; copy it exactly as `poolctl member add` printed it")
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+// Package fleet is poolctl's core service for pools and members: it
+// validates operator input, enrols agents, ingests heartbeats, decides each
+// member's health from a per-member TTL, queues jobs for agents and records
+// events. The API, the dashboard and the engines all call it; it knows
+// nothing of HTTP.
+package fleet
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// Defaults for pools and members.
+const (
+	DefaultHeartbeatInterval = 2 * time.Second
+	DefaultHeartbeatTimeout  = 10 * time.Second
+	DefaultFailoverDelay     = 30 * time.Second
+	DefaultTTL               = 30
+	DefaultSecretTTL         = 24 * time.Hour
+	DefaultJobLease          = 60 * time.Second
+	sampleEvery              = time.Minute
+	sampleRetention          = 48 * time.Hour
+)
+
+// Config configures a Service.
+type Config struct {
+	// CAFingerprint is the hex SHA-256 of the server's CA certificate; it is
+	// embedded in enrolment secrets. Empty when the operator supplied a
+	// publicly trusted certificate.
+	CAFingerprint string
+	// CAPEM is handed to agents at enrolment so they can trust the CA later.
+	CAPEM string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// FlushInterval is how often batched heartbeats reach the store (1 s).
+	FlushInterval time.Duration
+	// SweepInterval is how often health is re-evaluated (250 ms).
+	SweepInterval time.Duration
+	// ReloadInterval is how often members are re-read from the store, to see
+	// heartbeats that reached other replicas and changes made elsewhere (5 s).
+	ReloadInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// Service is the fleet service. Create it with New, then Run it.
+type Service struct {
+	st     *store.Store
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	events *hub
+
+	started time.Time
+
+	mu       sync.Mutex
+	live     map[int64]*liveMember // by member ID
+	agents   map[string]int64      // agent token hash -> member ID
+	admins   map[string]adminEntry // admin token hash -> cached lookup
+	pending  map[int64]*store.HeartbeatUpdate
+	samples  []store.Sample
+	jobWake  map[int64]chan struct{}
+	watchers []func(Change)
+	records  RecordChecker
+}
+
+// Change tells watchers (the failover engine, the dashboard) that a member's
+// health changed.
+type Change struct {
+	PoolID, MemberID int64
+	Pool, Member     string
+	From, To         string
+	At               time.Time
+}
+
+// New returns a service over st.
+func New(st *store.Store, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = 250 * time.Millisecond
+	}
+	if cfg.ReloadInterval == 0 {
+		cfg.ReloadInterval = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		st:      st,
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "fleet"),
+		now:     cfg.Now,
+		live:    map[int64]*liveMember{},
+		agents:  map[string]int64{},
+		admins:  map[string]adminEntry{},
+		pending: map[int64]*store.HeartbeatUpdate{},
+		jobWake: map[int64]chan struct{}{},
+	}
+	s.events = newHub(st, s.now)
+	return s
+}
+
+// Store returns the underlying store (for engines wired next to the service).
+func (s *Service) Store() *store.Store { return s.st }
+
+// Watch registers fn to be called (synchronously, keep it short) on every
+// health transition.
+func (s *Service) Watch(fn func(Change)) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, fn)
+	s.mu.Unlock()
+}
+
+// Start loads members from the store, so that health is known before the
+// first request, and records the start time from which the restart grace
+// period counts.
+func (s *Service) Start(ctx context.Context) error {
+	s.started = s.now()
+	return s.reload(ctx)
+}
+
+// Run drives the periodic work until ctx ends: heartbeat flushes, health
+// sweeps, member reloads, job lease expiry and sample pruning. Start must
+// have been called.
+func (s *Service) Run(ctx context.Context) error {
+	flush := time.NewTicker(s.cfg.FlushInterval)
+	sweep := time.NewTicker(s.cfg.SweepInterval)
+	reload := time.NewTicker(s.cfg.ReloadInterval)
+	leases := time.NewTicker(5 * time.Second)
+	prune := time.NewTicker(time.Hour)
+	defer func() {
+		flush.Stop()
+		sweep.Stop()
+		reload.Stop()
+		leases.Stop()
+		prune.Stop()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			// Write what is pending with a fresh context: a clean shutdown
+			// loses no heartbeat.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := s.Flush(fctx)
+			cancel()
+			return err
+		case <-flush.C:
+			if err := s.Flush(ctx); err != nil {
+				s.log.Warn("flush heartbeats", "err", err)
+			}
+		case <-sweep.C:
+			s.Sweep(ctx)
+		case <-reload.C:
+			if err := s.reload(ctx); err != nil {
+				s.log.Warn("reload members", "err", err)
+			}
+		case <-leases.C:
+			s.expireLeases(ctx)
+		case <-prune.C:
+			if _, err := s.st.PruneSamples(ctx, sampleEvery, s.now().Add(-sampleRetention)); err != nil {
+				s.log.Warn("prune samples", "err", err)
+			}
+		}
+	}
+}

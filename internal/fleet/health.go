@@ -1,0 +1,242 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// liveMember is the in-memory health state of one member.
+type liveMember struct {
+	id, poolID   int64
+	pool, name   string
+	status       string
+	beaten       bool      // at least one heartbeat ever
+	lastBeat     time.Time // true time of the last heartbeat (zero if none)
+	base         time.Time // the TTL counts from here: lastBeat, or the restart grace start
+	interval     time.Duration
+	timeout      time.Duration
+	healthySince *time.Time
+	metrics      *api.Metrics
+	agentVersion string
+	lastSample   time.Time
+	lastRx       uint64
+	lastTx       uint64
+	lastNetAt    time.Time
+	jobsPending  int
+	sendFacts    bool
+}
+
+// Evaluate is the one rule that turns a member's heartbeat age into its
+// state: pending until its first heartbeat; healthy while the last one is at
+// most twice its interval old; suspect until the pool's heartbeat timeout;
+// down after. (A status never improves without a heartbeat: a restart's
+// grace period only delays the decline.)
+func Evaluate(beaten bool, sinceBeat, interval, timeout time.Duration) string {
+	switch {
+	case !beaten:
+		return api.StatusPending
+	case sinceBeat <= 2*interval:
+		return api.StatusHealthy
+	case sinceBeat <= timeout:
+		return api.StatusSuspect
+	default:
+		return api.StatusDown
+	}
+}
+
+var rank = map[string]int{api.StatusHealthy: 0, api.StatusSuspect: 1, api.StatusDown: 2, api.StatusPending: 3}
+
+// next decides l's state at now. Without a new heartbeat a state can only
+// worsen, so a member that was down before a restart stays down.
+func (l *liveMember) next(now time.Time, beat bool) string {
+	st := Evaluate(l.beaten, now.Sub(l.base), l.interval, l.timeout)
+	if !beat && l.status != api.StatusPending && rank[st] < rank[l.status] {
+		return l.status
+	}
+	return st
+}
+
+// timeoutFor keeps the heartbeat timeout above twice the interval so that
+// "suspect" always exists between healthy and down.
+func timeoutFor(poolTimeout, interval time.Duration) time.Duration {
+	if poolTimeout < 3*interval {
+		return 3 * interval
+	}
+	return poolTimeout
+}
+
+// reload merges the store's members into the live map: new members appear,
+// removed ones disappear, heartbeats recorded by other replicas count.
+func (s *Service) reload(ctx context.Context) error {
+	pools, err := s.st.ListPools(ctx)
+	if err != nil {
+		return err
+	}
+	timeouts := map[int64]time.Duration{}
+	for _, p := range pools {
+		timeouts[p.ID] = p.HeartbeatTimeout
+	}
+	members, err := s.st.ListMembers(ctx, 0)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[int64]bool{}
+	for _, m := range members {
+		seen[m.ID] = true
+		l := s.live[m.ID]
+		if l == nil {
+			l = &liveMember{id: m.ID, poolID: m.PoolID, pool: m.Pool, name: m.Name, status: m.Status,
+				healthySince: m.HealthySince, metrics: m.Metrics, agentVersion: m.AgentVersion}
+			if m.LastHeartbeatAt != nil {
+				l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
+				// Grace after a restart: a member that was fine is given a
+				// full timeout from the start before it can decline.
+				if m.Status != api.StatusDown && l.base.Before(s.started) {
+					l.base = s.started
+				}
+			}
+			s.live[m.ID] = l
+		} else if m.LastHeartbeatAt != nil && m.LastHeartbeatAt.After(l.lastBeat) {
+			l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
+			l.metrics = m.Metrics
+		}
+		l.pool, l.name = m.Pool, m.Name
+		l.interval = m.HeartbeatInterval
+		if l.interval <= 0 {
+			l.interval = DefaultHeartbeatInterval
+		}
+		l.timeout = timeoutFor(timeouts[m.PoolID], l.interval)
+		if m.TokenHash != "" {
+			s.agents[m.TokenHash] = m.ID
+		}
+	}
+	for id := range s.live {
+		if !seen[id] {
+			s.forgetLocked(id)
+		}
+	}
+	return nil
+}
+
+func (s *Service) forgetLocked(id int64) {
+	delete(s.live, id)
+	delete(s.pending, id)
+	for h, mid := range s.agents {
+		if mid == id {
+			delete(s.agents, h)
+		}
+	}
+	if ch, ok := s.jobWake[id]; ok {
+		close(ch)
+		delete(s.jobWake, id)
+	}
+}
+
+// Sweep re-evaluates every member at the current time and records the
+// transitions. Run calls it periodically; tests call it directly.
+func (s *Service) Sweep(ctx context.Context) {
+	now := s.now()
+	var changes []Change
+	s.mu.Lock()
+	for _, l := range s.live {
+		if st := l.next(now, false); st != l.status {
+			changes = append(changes, s.transitionLocked(l, st, now))
+		}
+	}
+	s.mu.Unlock()
+	s.record(ctx, changes)
+}
+
+// transitionLocked moves l to state st and returns the change to record.
+func (s *Service) transitionLocked(l *liveMember, st string, now time.Time) Change {
+	c := Change{PoolID: l.poolID, MemberID: l.id, Pool: l.pool, Member: l.name, From: l.status, To: st, At: now}
+	l.status = st
+	if st == api.StatusHealthy {
+		t := now.UTC()
+		l.healthySince = &t
+	} else {
+		l.healthySince = nil
+	}
+	return c
+}
+
+// record persists transitions, writes their events and tells watchers.
+func (s *Service) record(ctx context.Context, changes []Change) {
+	for _, c := range changes {
+		s.mu.Lock()
+		var since *time.Time
+		var last time.Time
+		if l := s.live[c.MemberID]; l != nil {
+			since, last = l.healthySince, l.lastBeat
+		}
+		watchers := append([]func(Change){}, s.watchers...)
+		s.mu.Unlock()
+		if err := s.st.SetMemberStatus(ctx, c.MemberID, c.To, since, c.At); err != nil {
+			s.log.Warn("store member status", "member", c.Member, "err", err)
+		}
+		msg := fmt.Sprintf("member %s is %s (was %s)", c.Member, c.To, c.From)
+		if c.To != api.StatusHealthy && !last.IsZero() {
+			msg += fmt.Sprintf("; last heartbeat %s ago", c.At.Sub(last).Round(time.Millisecond))
+		}
+		s.Emit(ctx, api.Event{Kind: "member." + c.To, Pool: c.Pool, Member: c.Member, Message: msg,
+			Data: mustJSON(map[string]any{"from": c.From, "to": c.To})})
+		for _, w := range watchers {
+			w(c)
+		}
+	}
+}
+
+// Health is the live health of one member, as the failover engine needs it.
+type Health struct {
+	MemberID     int64
+	Pool, Member string
+	Status       string
+	LastBeat     time.Time // zero if never
+	HealthySince *time.Time
+	Interval     time.Duration
+}
+
+// MemberHealth returns the live health of every member of a pool.
+func (s *Service) MemberHealth(poolID int64) []Health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Health
+	for _, l := range s.live {
+		if l.poolID == poolID {
+			out = append(out, Health{MemberID: l.id, Pool: l.pool, Member: l.name, Status: l.status,
+				LastBeat: l.lastBeat, HealthySince: l.healthySince, Interval: l.interval})
+		}
+	}
+	return out
+}
+
+// overlay copies live state onto a stored member for API answers.
+func (s *Service) overlay(m *store.Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.live[m.ID]
+	if l == nil {
+		return
+	}
+	m.Status = l.status
+	if l.beaten {
+		t := l.lastBeat.UTC()
+		m.LastHeartbeatAt = &t
+	}
+	m.HealthySince = l.healthySince
+	if l.metrics != nil {
+		m.Metrics = l.metrics
+	}
+	if l.agentVersion != "" {
+		m.AgentVersion = l.agentVersion
+	}
+	if l.interval > 0 {
+		m.HeartbeatInterval = l.interval
+	}
+}

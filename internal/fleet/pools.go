@@ -1,0 +1,256 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// Failover delay limits.
+const (
+	MinFailoverDelay = 5 * time.Second
+	MaxFailoverDelay = 600 * time.Second
+)
+
+// RecordChecker confirms that a failover record belongs to a served zone.
+// The zone service implements it; nil skips the check.
+type RecordChecker interface {
+	CheckFailoverRecord(ctx context.Context, fqdn string) error
+}
+
+// SetRecordChecker installs the check run on pools' failover records.
+func (s *Service) SetRecordChecker(rc RecordChecker) { s.records = rc }
+
+// CreatePool validates and creates a pool, filling defaults.
+func (s *Service) CreatePool(ctx context.Context, in api.PoolCreate) (api.Pool, error) {
+	p := store.Pool{
+		Name: in.Name, Preset: in.Preset, Description: strings.TrimSpace(in.Description),
+		FailoverRecord: in.FailoverRecord, FailoverDelay: in.FailoverDelay.D(), TTL: in.TTL,
+		Failback: in.Failback, HeartbeatTimeout: in.HeartbeatTimeout.D(), Hook: in.Hook,
+	}
+	if err := ValidateName("pool", p.Name); err != nil {
+		return api.Pool{}, err
+	}
+	if p.Preset == "" {
+		p.Preset = "generic"
+	}
+	if p.FailoverDelay == 0 {
+		p.FailoverDelay = DefaultFailoverDelay
+	}
+	if p.TTL == 0 {
+		p.TTL = DefaultTTL
+	}
+	if p.Failback == "" {
+		p.Failback = api.FailbackManual
+	}
+	if p.HeartbeatTimeout == 0 {
+		p.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if err := s.validatePool(ctx, &p); err != nil {
+		return api.Pool{}, err
+	}
+	if err := s.st.CreatePool(ctx, &p, s.now()); err != nil {
+		return api.Pool{}, err
+	}
+	s.Emit(ctx, api.Event{Kind: "pool.created", Pool: p.Name, Message: fmt.Sprintf("pool %s created", p.Name)})
+	return s.poolAPI(ctx, p)
+}
+
+func (s *Service) validatePool(ctx context.Context, p *store.Pool) error {
+	if err := validatePreset(p.Preset); err != nil {
+		return err
+	}
+	if err := checkRange("failover delay", p.FailoverDelay, MinFailoverDelay, MaxFailoverDelay); err != nil {
+		return err
+	}
+	if p.TTL < 1 || p.TTL > 86400 {
+		return apperr.New(apperr.Invalid, "ttl %d out of range 1–86400", p.TTL)
+	}
+	if p.Failback != api.FailbackManual && p.Failback != api.FailbackAuto {
+		return apperr.New(apperr.Invalid, "failback %q: want manual or auto", p.Failback)
+	}
+	if err := checkRange("heartbeat timeout", p.HeartbeatTimeout, 3*time.Second, time.Hour); err != nil {
+		return err
+	}
+	if err := validateHook(p.Hook); err != nil {
+		return err
+	}
+	if len(p.Description) > 500 {
+		return apperr.New(apperr.Invalid, "description longer than 500 characters")
+	}
+	if p.FailoverRecord != "" {
+		rec, err := NormalizeFQDN("failover record", p.FailoverRecord)
+		if err != nil {
+			return err
+		}
+		p.FailoverRecord = rec
+		if s.records != nil {
+			if err := s.records.CheckFailoverRecord(ctx, rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Pool returns one pool.
+func (s *Service) Pool(ctx context.Context, name string) (api.Pool, error) {
+	p, err := s.st.GetPool(ctx, name)
+	if err != nil {
+		return api.Pool{}, err
+	}
+	return s.poolAPI(ctx, p)
+}
+
+// Pools lists all pools.
+func (s *Service) Pools(ctx context.Context) ([]api.Pool, error) {
+	ps, err := s.st.ListPools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Pool, 0, len(ps))
+	for _, p := range ps {
+		ap, err := s.poolAPI(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// UpdatePool changes a pool's settings.
+func (s *Service) UpdatePool(ctx context.Context, name string, in api.PoolUpdate) (api.Pool, error) {
+	p, err := s.st.GetPool(ctx, name)
+	if err != nil {
+		return api.Pool{}, err
+	}
+	if in.Description != nil {
+		p.Description = strings.TrimSpace(*in.Description)
+	}
+	if in.FailoverRecord != nil {
+		p.FailoverRecord = *in.FailoverRecord
+	}
+	if in.FailoverDelay != nil {
+		p.FailoverDelay = in.FailoverDelay.D()
+	}
+	if in.TTL != nil {
+		p.TTL = *in.TTL
+	}
+	if in.Failback != nil {
+		p.Failback = *in.Failback
+	}
+	if in.HeartbeatTimeout != nil {
+		p.HeartbeatTimeout = in.HeartbeatTimeout.D()
+	}
+	if in.Hook != nil {
+		p.Hook = *in.Hook
+	}
+	if err := s.validatePool(ctx, &p); err != nil {
+		return api.Pool{}, err
+	}
+	if err := s.st.UpdatePool(ctx, &p, s.now()); err != nil {
+		return api.Pool{}, err
+	}
+	if err := s.reload(ctx); err != nil {
+		s.log.Warn("reload after pool update", "err", err)
+	}
+	s.Emit(ctx, api.Event{Kind: "pool.updated", Pool: p.Name, Message: fmt.Sprintf("pool %s settings changed", p.Name)})
+	return s.poolAPI(ctx, p)
+}
+
+// DeletePool deletes a pool. A pool with members is refused unless force;
+// the refusal and the result both name the members concerned.
+func (s *Service) DeletePool(ctx context.Context, name string, force bool) (api.PoolDeleteResult, error) {
+	p, err := s.st.GetPool(ctx, name)
+	if err != nil {
+		return api.PoolDeleteResult{}, err
+	}
+	ms, err := s.st.ListMembers(ctx, p.ID)
+	if err != nil {
+		return api.PoolDeleteResult{}, err
+	}
+	if len(ms) > 0 && !force {
+		names := make([]string, len(ms))
+		for i, m := range ms {
+			names[i] = m.Name
+		}
+		return api.PoolDeleteResult{Pool: name, RemovedMembers: names}, apperr.New(apperr.Conflict,
+			"pool %s has %d member(s) (%s); deleting it removes them, their jobs and samples, and stops their agents: repeat with --force",
+			name, len(ms), strings.Join(names, ", "))
+	}
+	removed, err := s.st.DeletePool(ctx, p.ID, s.now())
+	if err != nil {
+		return api.PoolDeleteResult{}, err
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	s.mu.Lock()
+	for id, l := range s.live {
+		if l.poolID == p.ID {
+			s.forgetLocked(id)
+		}
+	}
+	s.mu.Unlock()
+	msg := fmt.Sprintf("pool %s deleted", name)
+	if len(removed) > 0 {
+		msg += fmt.Sprintf(" with members %s", strings.Join(removed, ", "))
+	}
+	s.Emit(ctx, api.Event{Kind: "pool.deleted", Pool: name, Message: msg})
+	return api.PoolDeleteResult{Pool: name, RemovedMembers: removed}, nil
+}
+
+// AckBanner acknowledges a pool's failover banner.
+func (s *Service) AckBanner(ctx context.Context, name string) (api.Pool, error) {
+	p, err := s.st.GetPool(ctx, name)
+	if err != nil {
+		return api.Pool{}, err
+	}
+	if p.Banner == nil {
+		return api.Pool{}, apperr.New(apperr.Conflict, "pool %s has no failover banner to acknowledge", name)
+	}
+	if err := s.st.ClearBanner(ctx, p.ID, s.now()); err != nil {
+		return api.Pool{}, err
+	}
+	p.Banner = nil
+	s.Emit(ctx, api.Event{Kind: "pool.banner_acknowledged", Pool: name, Message: fmt.Sprintf("failover banner of pool %s acknowledged", name)})
+	return s.poolAPI(ctx, p)
+}
+
+func (s *Service) poolAPI(ctx context.Context, p store.Pool) (api.Pool, error) {
+	out := api.Pool{
+		Name: p.Name, Preset: p.Preset, Description: p.Description, FailoverRecord: p.FailoverRecord,
+		FailoverDelay: api.Duration(p.FailoverDelay), TTL: p.TTL, Failback: p.Failback,
+		HeartbeatTimeout: api.Duration(p.HeartbeatTimeout), Hook: p.Hook, Banner: p.Banner,
+		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+	s.mu.Lock()
+	for _, l := range s.live {
+		if l.poolID != p.ID {
+			continue
+		}
+		out.MemberCount++
+		if l.status == api.StatusHealthy {
+			out.HealthyCount++
+		}
+		if l.id == p.ActiveMemberID {
+			out.ActiveMember = l.name
+		}
+	}
+	s.mu.Unlock()
+	if p.ActiveMemberID != 0 && out.ActiveMember == "" {
+		m, err := s.st.GetMemberByID(ctx, p.ActiveMemberID)
+		if err != nil && !errors.Is(err, apperr.NotFound) {
+			return out, err
+		}
+		out.ActiveMember = m.Name
+	}
+	return out, nil
+}
