@@ -104,14 +104,16 @@ type Agent struct {
 	hmu      sync.RWMutex
 	handlers map[string]Handler
 
-	detectMu sync.Mutex // serialises detection passes
-	updates  struct{ pending, security *int }
+	detectMu  sync.Mutex                       // serialises facts and stack detection
+	updates   struct{ pending, security *int } // last update counts; under detectMu
+	updatesMu sync.Mutex                       // serialises update checks
 
 	// Tuning; tests shrink these.
 	backoffMin, backoffMax time.Duration
 	authRetry              time.Duration // wait after a 401/403
 	beatTimeout            time.Duration
 	pollWait               time.Duration
+	minPoll                time.Duration // an empty poll answered sooner waits this long
 	stackEvery             time.Duration
 	factsEveryN            int // facts every N stack passes
 	updatesEveryN          int // package updates every N stack passes
@@ -175,6 +177,7 @@ func newAgent(cfg Config, st *State, srv apiClient) *Agent {
 		authRetry:      time.Minute,
 		beatTimeout:    max(10*time.Second, interval),
 		pollWait:       25 * time.Second,
+		minPoll:        time.Second,
 		stackEvery:     time.Minute,
 		factsEveryN:    5,
 		updatesEveryN:  30,

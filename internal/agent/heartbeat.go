@@ -132,28 +132,37 @@ func (a *Agent) refreshFacts(ctx context.Context) {
 	}
 }
 
-// refreshStack re-detects the stack. With withUpdates it first stores a
-// stack without fresh update counts (so a slow package manager does not hold
-// it back), then counts pending updates and stores the stack again.
+// refreshStack re-detects the stack. With withUpdates it then counts
+// pending package updates, without holding up other detection (a package
+// manager may take minutes), and stores the stack again with the counts.
 func (a *Agent) refreshStack(ctx context.Context, withUpdates bool) {
 	a.detectMu.Lock()
-	defer a.detectMu.Unlock()
 	st := a.probes.stack(ctx)
-	if ctx.Err() != nil {
+	if ctx.Err() == nil {
+		a.storeStack(st)
+	}
+	a.detectMu.Unlock()
+	if !withUpdates || ctx.Err() != nil {
 		return
 	}
-	st.PendingUpdates, st.SecurityUpdates = a.updates.pending, a.updates.security
-	if a.snap.setStack(st) {
-		a.log.Debug("stack changed", "component", "agent.detect")
-	}
-	if !withUpdates {
-		return
-	}
+	a.updatesMu.Lock()
+	defer a.updatesMu.Unlock()
 	pending, security := a.probes.updates(ctx)
 	if ctx.Err() != nil {
 		return
 	}
+	a.detectMu.Lock()
+	defer a.detectMu.Unlock()
 	a.updates.pending, a.updates.security = pending, security
-	st.PendingUpdates, st.SecurityUpdates = pending, security
-	a.snap.setStack(st)
+	if _, cur := a.snap.current(); cur != nil {
+		a.storeStack(*cur)
+	}
+}
+
+// storeStack stores st with the last update counts; call with detectMu held.
+func (a *Agent) storeStack(st api.Stack) {
+	st.PendingUpdates, st.SecurityUpdates = a.updates.pending, a.updates.security
+	if a.snap.setStack(st) {
+		a.log.Debug("stack changed", "component", "agent.detect")
+	}
 }

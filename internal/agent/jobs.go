@@ -37,16 +37,24 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+		began := time.Now()
 		job, err := a.srv.NextJob(ctx, a.pollWait)
 		if ctx.Err() != nil {
 			return nil
 		}
+		if (err == nil && job == nil) || (err != nil && isTimeout(err)) {
+			// No job within the wait (or the long poll ran out of time on
+			// our side): ask again, but never faster than minPoll, in case
+			// a server or proxy answers long polls at once.
+			<-sem
+			bo.reset()
+			if !sleep(ctx, a.minPoll-time.Since(began)) {
+				return nil
+			}
+			continue
+		}
 		if err != nil {
 			<-sem
-			if isTimeout(err) {
-				// The long poll ran out of time without an answer: ask again.
-				continue
-			}
 			wait := bo.next()
 			switch classify(err) {
 			case failRemoved:
@@ -62,10 +70,6 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 			continue
 		}
 		bo.reset()
-		if job == nil {
-			<-sem
-			continue
-		}
 		running.Go(func() {
 			defer func() { <-sem }()
 			a.runJob(ctx, *job, log.With("job", job.ID, "kind", job.Kind))

@@ -139,3 +139,12 @@ func normRRs(t testing.TB, texts []string) []string {
 	}
 	return rrStrings(rrs)
 }
+
+// testWriter sends log output to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -82,10 +82,14 @@ func (zd *zoneData) find(name string, qtype uint16, idx *[maxLabels]int, apex in
 }
 
 // anySet picks the one RRset a minimal ANY answer carries (RFC 8482
-// section 4.2): the CNAME when there is one, else the lowest type.
+// section 4.2): the CNAME when there is one, the SOA at the apex (as NSD
+// does), else the RRset of the lowest type.
 func (n *node) anySet() *rrset {
 	if n.cname != nil {
 		return n.cname
+	}
+	if soa := n.get(mdns.TypeSOA); soa != nil {
+		return soa
 	}
 	if len(n.sets) == 0 {
 		return nil

@@ -91,7 +91,7 @@ var lookupCases = []lookupCase{
 	// ANY is answered with one RRset (RFC 8482).
 	{qname: "web.example.test.", qtype: mdns.TypeANY, aa: true, answer: webA},
 	{qname: "www.example.test.", qtype: mdns.TypeANY, aa: true, answer: []string{"www.example.test. 3600 IN CNAME web.example.test."}},
-	{qname: "example.test.", qtype: mdns.TypeANY, aa: true, answer: []string{"example.test. 3600 IN A 192.0.2.1"}},
+	{qname: "example.test.", qtype: mdns.TypeANY, aa: true, answer: []string{"example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 7200 3600 1209600 300"}},
 	{qname: "c.ent.example.test.", qtype: mdns.TypeANY, aa: true, ns: []string{soaNeg}},
 	// Names are case-insensitive (the question keeps the asker's case).
 	{qname: "WeB.ExAmPlE.TeSt.", qtype: mdns.TypeA, aa: true, answer: webA},

@@ -85,9 +85,6 @@ func (n *notifier) send(ctx context.Context, zone string, soa *mdns.SOA, target 
 		start := time.Now()
 		s.stats.notifiesSent.Add(1)
 		r, _, err := c.ExchangeContext(ctx, m, target)
-		if ctx.Err() != nil {
-			return // superseded by a newer serial, or shutting down
-		}
 		if err == nil {
 			if r.Rcode != mdns.RcodeSuccess {
 				s.stats.notifiesFailed.Add(1)
@@ -97,6 +94,9 @@ func (n *notifier) send(ctx context.Context, zone string, soa *mdns.SOA, target 
 			s.stats.notifiesAcked.Add(1)
 			log.Debug("NOTIFY acknowledged", "attempt", attempt)
 			return
+		}
+		if ctx.Err() != nil {
+			return // superseded by a newer serial, or shutting down
 		}
 		log.Debug("NOTIFY not answered", "attempt", attempt, "err", err)
 		if attempt == notifyAttempts {

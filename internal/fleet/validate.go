@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"fmt"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -171,5 +170,3 @@ func validateHook(h string) error {
 	}
 	return nil
 }
-
-func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

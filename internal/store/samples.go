@@ -26,18 +26,18 @@ func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// Members removed since the sample was taken are skipped (a failed
+		// insert would abort the whole transaction on PostgreSQL).
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO member_samples (member_id, at, resolution_s, cpu, mem, disk, load1, net_rx, net_tx)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING`)
+			SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS INTEGER), CAST($4 AS REAL), CAST($5 AS REAL), CAST($6 AS REAL),
+				CAST($7 AS REAL), CAST($8 AS BIGINT), CAST($9 AS BIGINT)
+			WHERE EXISTS (SELECT 1 FROM members WHERE id = $1) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return fmt.Errorf("prepare samples: %w", err)
 		}
 		defer stmt.Close()
 		for _, p := range samples {
 			if _, err := stmt.ExecContext(ctx, p.MemberID, ms(p.At), int(p.Resolution/time.Second), p.CPU, p.Mem, p.Disk, p.Load1, p.NetRx, p.NetTx); err != nil {
-				// The member may have been removed since the sample was taken.
-				if isForeignKey(err) {
-					continue
-				}
 				return fmt.Errorf("store sample of member %d: %w", p.MemberID, err)
 			}
 		}

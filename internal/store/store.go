@@ -191,13 +191,6 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // classify turns driver errors into apperr kinds: unique violations become
 // Conflict, missing rows NotFound. what names the thing for the message.
 func classify(err error, what string) error {
@@ -235,13 +228,4 @@ func fromNullMs(v sql.NullInt64) *time.Time {
 	}
 	t := fromMs(v.Int64)
 	return &t
-}
-
-func isForeignKey(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23503" {
-		return true
-	}
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }

@@ -1,0 +1,51 @@
+package agent
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+)
+
+// TestImports: the agent speaks to the server only through the public api
+// and client packages; it imports no other package of this module.
+func TestImports(t *testing.T) {
+	const module = "github.com/poolctl/poolctl/"
+	allowed := map[string]bool{module + "api": true, module + "client": true}
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(path, module) && !allowed[path] {
+				t.Errorf("%s imports %s; the agent may import only api and client of this module", name, path)
+			}
+		}
+	}
+}
+
+func TestIntervalPrecedence(t *testing.T) {
+	st := &State{Server: "https://x:1", Token: "t", HeartbeatInterval: 5e9}
+	tests := []struct {
+		cfg, state, want time.Duration
+	}{
+		{3 * time.Second, 5 * time.Second, 3 * time.Second},
+		{0, 5 * time.Second, 5 * time.Second},
+		{0, 0, DefaultHeartbeatInterval},
+	}
+	for _, tt := range tests {
+		st.HeartbeatInterval = api.Duration(tt.state)
+		if got := newAgent(Config{HeartbeatInterval: tt.cfg}, st, newFakeClient()).interval; got != tt.want {
+			t.Errorf("config %s, enrolment %s: interval %s, want %s", tt.cfg, tt.state, got, tt.want)
+		}
+	}
+}
