@@ -170,8 +170,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		body = bytes.NewReader(b)
 	}
 	if timeout > 0 {
+		// A long poll: the server answers when the wait is over, so give
+		// it time to do so.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
 		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
@@ -187,9 +189,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	hc := c.http
-	if timeout > 0 && hc.Timeout > 0 && hc.Timeout < timeout+5*time.Second {
+	if timeout > 0 && hc.Timeout > 0 && hc.Timeout < timeout+15*time.Second {
 		cp := *hc
-		cp.Timeout = timeout + 5*time.Second
+		cp.Timeout = timeout + 15*time.Second
 		hc = &cp
 	}
 	resp, err := hc.Do(req)

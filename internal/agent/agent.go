@@ -228,7 +228,7 @@ func (a *Agent) handler(kind string) Handler {
 // jobs have reported) or the server answers 410 Gone (ErrRemoved).
 func (a *Agent) Run(ctx context.Context) error {
 	for _, w := range a.state.Warnings {
-		a.log.Warn("enrolment file: "+w, "component", "agent")
+		a.log.Warn("enrolment file is not private", "component", "agent", "problem", w)
 	}
 	a.log.Info("agent starting", "component", "agent", "server", a.state.Server,
 		"interval", a.interval, "shell_jobs", a.cfg.AllowShell, "version", a.cfg.Version)

@@ -34,7 +34,11 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 		var wait time.Duration
 		if err == nil {
 			if out != nil {
-				log.Info("server reachable again", "outage", a.cfg.Now().Sub(out.since).Round(time.Second), "failed_beats", out.tries)
+				msg := "server reachable again"
+				if out.kind == failAuth {
+					msg = "server accepts the agent credential again"
+				}
+				log.Info(msg, "outage", a.cfg.Now().Sub(out.since).Round(time.Second), "failed_beats", out.tries)
 				out = nil
 			}
 			bo.reset()
@@ -53,8 +57,8 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 				out.kind = kind
 				switch kind {
 				case failAuth:
-					log.Error("server refused the agent credential; retrying every "+a.authRetry.String()+
-						" (check the member's allowed addresses, or enrol again with --force)", "err", err)
+					log.Error("server refused the agent credential; check the member's allowed addresses, or enrol again with --force",
+						"err", err, "retry_every", a.authRetry)
 				case failRequest:
 					log.Error("server rejected the heartbeat; retrying with back-off", "err", err)
 				default:

@@ -161,6 +161,9 @@ func TestHeartbeatUnauthorized(t *testing.T) {
 		if !at[3].ok || at[3].hb.Facts == nil {
 			t.Errorf("first accepted beat: ok=%t facts=%v, want accepted with facts", at[3].ok, at[3].hb.Facts)
 		}
+		if n := logs.count("server accepts the agent credential again"); n != 1 {
+			t.Errorf("recovery logged %d times, want once:\n%s", n, logs)
+		}
 		if n := logs.count("level=ERROR msg=\"server refused the agent credential"); n != 1 {
 			t.Errorf("refused credential logged %d times as an error, want once:\n%s", n, logs)
 		}

@@ -39,8 +39,8 @@ func printPool(g *globals, p api.Pool) error {
 
 func poolCreateCmd(g *globals) *cobra.Command {
 	var (
-		in                     api.PoolCreate
-		delay, timeout         time.Duration
+		in             api.PoolCreate
+		delay, timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "create POOL",

@@ -21,6 +21,7 @@ type reply struct {
 	answer, ns, extra []mdns.RR
 	buf               []byte
 	idx               [maxLabels]int
+	name              [1024]byte // the lower-case name being looked up
 }
 
 var replyPool = sync.Pool{New: func() any { return &reply{buf: make([]byte, 4096)} }}
@@ -163,7 +164,10 @@ func (s *Server) finish(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *md
 	m.Rcode = rcode
 	if rcode == mdns.RcodeFormatError || rcode == mdns.RcodeNotImplemented || rcode == mdns.RcodeRefused || rcode == mdns.RcodeBadVers {
 		m.Authoritative = false
-		m.Answer, m.Ns, m.Extra = nil, nil, nil
+		m.Answer, m.Ns, m.Extra = nil, nil, rp.extra[:0]
+	}
+	if m.Extra == nil {
+		m.Extra = rp.extra[:0]
 	}
 	if opt != nil && rcode != mdns.RcodeFormatError {
 		rp.opt.Hdr = mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}
@@ -172,6 +176,7 @@ func (s *Server) finish(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *md
 			rp.opt.SetDo()
 		}
 		m.Extra = append(m.Extra, &rp.opt)
+		rp.extra = m.Extra // keep the grown array for the next query
 	}
 	s.stats.rcode(rcode)
 	if t := req.IsTsig(); t != nil {

@@ -23,32 +23,52 @@ const (
 )
 
 // labelIndex fills idx with the start offset of each label of name (an
-// absolute name) and returns how many there are; the root has none.
-func labelIndex(name string, idx *[maxLabels]int) int {
-	if name == "." || name == "" {
+// absolute name in presentation form, escapes allowed) and returns how many
+// there are; the root has none.
+func labelIndex(name []byte, idx *[maxLabels]int) int {
+	if len(name) == 0 || (len(name) == 1 && name[0] == '.') {
 		return 0
 	}
-	n, off := 0, 0
-	for n < maxLabels {
-		idx[n] = off
-		n++
-		var end bool
-		off, end = mdns.NextLabel(name, off)
-		if end {
-			break
+	n := 0
+	idx[n] = 0
+	n++
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // the escaped character (or the first digit of \DDD) is not a dot
+		case '.':
+			if i+1 < len(name) && n < maxLabels {
+				idx[n] = i + 1
+				n++
+			}
 		}
 	}
 	return n
 }
 
+// lowerName writes the lower-case form of name into buf (ASCII only, as
+// DNS case-insensitivity is) and returns it; map lookups with
+// string(b[i:]) do not allocate.
+func lowerName(buf []byte, name string) []byte {
+	b := buf[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 // findZone returns the served zone closest to name (idx from labelIndex, n
 // labels) and the label index of its apex within name. A DS query for a
 // zone's apex belongs to the parent zone when that is served as well.
-func (sn *snapshot) findZone(name string, qtype uint16, idx *[maxLabels]int, n int) (*zoneData, int) {
+func (sn *snapshot) findZone(name []byte, qtype uint16, idx *[maxLabels]int, n int) (*zoneData, int) {
 	var found *zoneData
 	at := -1
 	for i := 0; i < n; i++ {
-		zd := sn.zones[name[idx[i]:]]
+		zd := sn.zones[string(name[idx[i]:])]
 		if zd == nil {
 			continue
 		}
@@ -63,10 +83,10 @@ func (sn *snapshot) findZone(name string, qtype uint16, idx *[maxLabels]int, n i
 
 // find walks from the apex of zd down to name (apex at label index apex,
 // idx from labelIndex) following RFC 1034 section 4.3.2 step 3.
-func (zd *zoneData) find(name string, qtype uint16, idx *[maxLabels]int, apex int) (*node, matchKind) {
+func (zd *zoneData) find(name []byte, qtype uint16, idx *[maxLabels]int, apex int) (*node, matchKind) {
 	prev := zd.apex
 	for j := apex - 1; j >= 0; j-- {
-		n := zd.nodes[name[idx[j]:]]
+		n := zd.nodes[string(name[idx[j]:])]
 		if n == nil {
 			if prev.wild != nil {
 				return prev.wild, matchWildcard
@@ -102,7 +122,7 @@ func (n *node) anySet() *rrset {
 func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referral bool) {
 	qtype := q.Qtype
 	owner := q.Name
-	name := strings.ToLower(owner)
+	name := lowerName(rp.name[:], owner)
 	n := labelIndex(name, &rp.idx)
 	zd, apex := sn.findZone(name, qtype, &rp.idx, n)
 	if zd == nil {
@@ -138,16 +158,17 @@ func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referra
 			return mdns.RcodeSuccess, true, false
 		}
 		rp.addAnswer(nd.cname, wild, owner)
-		target := strings.ToLower(nd.cname.rrs[0].(*mdns.CNAME).Target)
+		target := nd.cname.rrs[0].(*mdns.CNAME).Target // lower case already
 		if hop+1 >= maxChain || rp.inAnswer(target) {
 			return mdns.RcodeSuccess, true, false // a loop or too long: stop here
 		}
-		n = labelIndex(target, &rp.idx)
-		next, at := sn.findZone(target, qtype, &rp.idx, n)
+		name = append(rp.name[:0], target...)
+		n = labelIndex(name, &rp.idx)
+		next, at := sn.findZone(name, qtype, &rp.idx, n)
 		if next == nil {
 			return mdns.RcodeSuccess, true, false // the target is not ours
 		}
-		zd, apex, name, owner = next, at, target, target
+		zd, apex, owner = next, at, target
 	}
 }
 

@@ -77,17 +77,17 @@ func buildZone(z Zone) (*zoneData, error) {
 	for _, r := range z.Records {
 		rr, err := recordToRR(r)
 		if err != nil {
-			return nil, fmt.Errorf("zone %s: record %q: %w", origin, r.String(), err)
+			return nil, fmt.Errorf("zone %s: record %q: %w", origin, describe(r), err)
 		}
 		h := rr.Header()
 		h.Name = strings.ToLower(h.Name)
 		lowerRdataNames(rr)
 		if !mdns.IsSubDomain(origin, h.Name) {
-			return nil, fmt.Errorf("zone %s: record %q is outside the zone", origin, r.String())
+			return nil, fmt.Errorf("zone %s: record %q is outside the zone", origin, describe(r))
 		}
 		if soa, ok := rr.(*mdns.SOA); ok {
 			if h.Name != origin || zd.soa != nil {
-				return nil, fmt.Errorf("zone %s: record %q: one SOA at the apex is required", origin, r.String())
+				return nil, fmt.Errorf("zone %s: record %q: one SOA at the apex is required", origin, describe(r))
 			}
 			if z.Serial != 0 {
 				soa.Serial = z.Serial

@@ -253,21 +253,21 @@ func CheckZone(z Zone) error {
 		}
 		k := key{r.Name, r.Type, r.Data}
 		if seen[k] {
-			return apperr.New(apperr.Invalid, "zone %s: duplicate record %q", origin, r.String())
+			return apperr.New(apperr.Invalid, "zone %s: duplicate record %q", origin, describe(r))
 		}
 		seen[k] = true
 		if !slices.Contains(types[r.Name], r.Type) {
 			types[r.Name] = append(types[r.Name], r.Type)
 		} else if r.Type == "CNAME" {
-			return apperr.New(apperr.Invalid, "zone %s: record %q: more than one CNAME at %s", origin, r.String(), r.Name)
+			return apperr.New(apperr.Invalid, "zone %s: record %q: more than one CNAME at %s", origin, describe(r), r.Name)
 		}
 		switch r.Type {
 		case "SOA":
 			if r.Name != origin {
-				return apperr.New(apperr.Invalid, "zone %s: record %q: SOA is only allowed at the apex", origin, r.String())
+				return apperr.New(apperr.Invalid, "zone %s: record %q: SOA is only allowed at the apex", origin, describe(r))
 			}
 			if soa != nil {
-				return apperr.New(apperr.Invalid, "zone %s: record %q: more than one SOA", origin, r.String())
+				return apperr.New(apperr.Invalid, "zone %s: record %q: more than one SOA", origin, describe(r))
 			}
 			soa = &r
 		case "NS":
@@ -276,12 +276,12 @@ func CheckZone(z Zone) error {
 			}
 		case "CNAME":
 			if r.Name == origin {
-				return apperr.New(apperr.Invalid, "zone %s: record %q: CNAME is not allowed at the zone apex", origin, r.String())
+				return apperr.New(apperr.Invalid, "zone %s: record %q: CNAME is not allowed at the zone apex", origin, describe(r))
 			}
 		}
 		if ts := types[r.Name]; len(ts) > 1 && slices.Contains(ts, "CNAME") {
 			return apperr.New(apperr.Invalid, "zone %s: record %q: a CNAME cannot share its name with other data (%s has %s)",
-				origin, r.String(), r.Name, strings.Join(ts, ", "))
+				origin, describe(r), r.Name, strings.Join(ts, ", "))
 		}
 	}
 	if soa == nil {
@@ -289,13 +289,18 @@ func CheckZone(z Zone) error {
 	}
 	rr, err := recordToRR(*soa)
 	if err != nil {
-		return apperr.Wrap(apperr.Invalid, err, "zone %s: SOA %q", origin, soa.String())
+		return apperr.Wrap(apperr.Invalid, err, "zone %s: SOA %q", origin, describe(*soa))
 	}
 	if serial := rr.(*mdns.SOA).Serial; serial != z.Serial {
-		return apperr.New(apperr.Invalid, "zone %s: SOA %q: serial %d differs from the zone serial %d", origin, soa.String(), serial, z.Serial)
+		return apperr.New(apperr.Invalid, "zone %s: SOA %q: serial %d differs from the zone serial %d", origin, describe(*soa), serial, z.Serial)
 	}
 	if apexNS == 0 {
 		return apperr.New(apperr.Invalid, "zone %s: no NS record at the apex", origin)
 	}
 	return nil
+}
+
+// describe renders a record for error messages: one line, single spaces.
+func describe(r Record) string {
+	return fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, r.Data)
 }

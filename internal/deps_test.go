@@ -1,0 +1,79 @@
+// Package internal_test checks the import direction of DESIGN.md: the agent
+// talks to the server only through the public client, engines know nothing
+// of HTTP, the DNS server knows nothing of SQL, and only internal/dns
+// imports the DNS library.
+package internal_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "github.com/poolctl/poolctl/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestImportDirection(t *testing.T) {
+	const mod = "github.com/poolctl/poolctl/"
+	rules := []struct {
+		pkg       string // prefix of the importing packages
+		forbidden []string
+		deps      bool // check transitive dependencies, not only direct imports
+	}{
+		{"agent", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/dns", mod + "internal/failover", mod + "internal/cli"}, true},
+		{"api", []string{mod + "internal/", "database/sql", "net/http"}, true},
+		{"client", []string{mod + "internal/"}, true},
+		{"internal/failover", []string{"net/http", mod + "internal/store", mod + "internal/apiserver"}, false},
+		{"internal/fleet", []string{"net/http", mod + "internal/apiserver"}, false},
+		{"internal/dns", []string{"database/sql", "net/http", mod + "internal/store"}, false},
+		{"internal/store", []string{"net/http", mod + "internal/fleet", mod + "internal/apiserver"}, false},
+	}
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for _, r := range rules {
+			if rel != r.pkg && !strings.HasPrefix(rel, r.pkg+"/") && !(r.pkg == "agent" && strings.HasPrefix(rel, "internal/agent")) {
+				continue
+			}
+			list := p.Imports
+			if r.deps {
+				list = p.Deps
+			}
+			for _, imp := range list {
+				for _, f := range r.forbidden {
+					if imp == f || strings.HasPrefix(imp, strings.TrimSuffix(f, "/")+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(imp, f)) {
+						t.Errorf("%s imports %s, which DESIGN.md forbids", p.ImportPath, imp)
+					}
+				}
+			}
+		}
+		if !strings.HasPrefix(rel, "internal/dns") {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, "github.com/miekg/dns") {
+					t.Errorf("%s imports %s; only internal/dns may", p.ImportPath, imp)
+				}
+			}
+		}
+	}
+}
