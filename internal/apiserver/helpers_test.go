@@ -36,6 +36,7 @@ type env struct {
 	clock *clock
 	admin string         // admin bearer token
 	c     *client.Client // admin client
+	agent string         // an agent credential a test enrolled (happy path: web1)
 }
 
 func newEnv(t testing.TB, st *store.Store) *env {

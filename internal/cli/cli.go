@@ -77,6 +77,8 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newJobCmd(g),
 		newTokenCmd(g),
 		newEventsCmd(g),
+		newZoneCmd(g),
+		newRecordCmd(g),
 	)
 	return root
 }

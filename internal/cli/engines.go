@@ -2,18 +2,32 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/poolctl/poolctl/internal/apiserver"
+	"github.com/poolctl/poolctl/internal/dns"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/zones"
 )
+
+// DNSOptions configure the built-in nameserver.
+type DNSOptions struct {
+	Listen        string
+	Notify        []string // secondaries to NOTIFY
+	AllowTransfer []string // CIDRs that may AXFR/IXFR
+	TSIG          []string // NAME:BASE64SECRET (hmac-sha256)
+	RequireTSIG   bool
+}
 
 // engines are the parts of the server beside the API: zones and the
 // nameserver, the failover engine, the dashboard.
 type engines struct {
-	zones    apiserver.Zones
+	zones    *zones.Service
 	failover apiserver.Failover
 	dnsAddr  string
 	stops    []func()
@@ -25,8 +39,67 @@ func (e *engines) stop() {
 	}
 }
 
+func (o DNSOptions) config(log *slog.Logger) (dns.Config, error) {
+	cfg := dns.Config{Addr: o.Listen, Notify: o.Notify, RequireTSIG: o.RequireTSIG, Logger: log}
+	for _, c := range o.AllowTransfer {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return cfg, fmt.Errorf("--dns-allow-transfer %q: not a CIDR or address", c)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.AllowTransfer = append(cfg.AllowTransfer, p)
+	}
+	for _, k := range o.TSIG {
+		name, secret, ok := strings.Cut(k, ":")
+		if !ok || name == "" || secret == "" {
+			return cfg, fmt.Errorf("--dns-tsig %q: want NAME:BASE64SECRET", k)
+		}
+		if !strings.HasSuffix(name, ".") {
+			name += "."
+		}
+		if cfg.TSIG == nil {
+			cfg.TSIG = map[string]string{}
+		}
+		cfg.TSIG[name] = secret
+		if cfg.TransferKey == "" {
+			cfg.TransferKey = name
+		}
+	}
+	if o.RequireTSIG && len(cfg.TSIG) == 0 {
+		return cfg, fmt.Errorf("--dns-require-tsig needs a --dns-tsig key")
+	}
+	return cfg, nil
+}
+
 func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, log *slog.Logger) (*engines, error) {
-	return &engines{}, nil
+	e := &engines{}
+	zcfg := zones.Config{Store: st, Events: fl, Logger: log}
+	if o.DNS.Listen != "" {
+		dcfg, err := o.DNS.config(log.With("component", "dns"))
+		if err != nil {
+			return nil, err
+		}
+		srv, err := dns.NewServer(dcfg)
+		if err != nil {
+			return nil, fmt.Errorf("DNS server: %w", err)
+		}
+		if err := srv.Start(); err != nil {
+			return nil, fmt.Errorf("DNS server on %s: %w", o.DNS.Listen, err)
+		}
+		e.dnsAddr = srv.Addr()
+		e.stops = append(e.stops, func() { _ = srv.Shutdown(context.Background()) })
+		zcfg.Sink = srv
+	}
+	e.zones = zones.New(zcfg)
+	if err := e.zones.LoadAll(ctx); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("load zones: %w", err)
+	}
+	fl.SetRecordChecker(e.zones)
+	return e, nil
 }
 
 // web serves everything outside /api/.

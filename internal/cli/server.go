@@ -25,7 +25,7 @@ import (
 type ServerOptions struct {
 	Data         string
 	Listen       string
-	DNSListen    string
+	DNS          DNSOptions
 	Database     string
 	TLSCert      string
 	TLSKey       string
@@ -55,7 +55,11 @@ The first start writes DATA/admin.token (0600) and DATA/ca.pem.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Data, "data", "", "data directory (required)")
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "API and dashboard address")
-	f.StringVar(&o.DNSListen, "dns-listen", "", "authoritative DNS address, UDP and TCP (e.g. 127.0.0.1:5353); off when empty")
+	f.StringVar(&o.DNS.Listen, "dns-listen", "", "authoritative DNS address, UDP and TCP (e.g. 127.0.0.1:5353); off when empty")
+	f.StringSliceVar(&o.DNS.Notify, "dns-notify", nil, "secondary to NOTIFY on every zone change, IP:PORT (repeatable)")
+	f.StringSliceVar(&o.DNS.AllowTransfer, "dns-allow-transfer", nil, "address or CIDR allowed to AXFR/IXFR (repeatable; default nobody)")
+	f.StringSliceVar(&o.DNS.TSIG, "dns-tsig", nil, "TSIG key NAME:BASE64SECRET, hmac-sha256 (repeatable; the first signs NOTIFY)")
+	f.BoolVar(&o.DNS.RequireTSIG, "dns-require-tsig", false, "refuse zone transfers that are not TSIG-signed")
 	f.StringVar(&o.Database, "database", "", "postgres:// URL; default SQLite at DATA/poolctl.db")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate file (instead of the self-signed one)")
 	f.StringVar(&o.TLSKey, "tls-key", "", "key file for --tls-cert")

@@ -180,6 +180,9 @@ func normalizeRR(origin string, rr mdns.RR) (Record, error) {
 	if h.Ttl > MaxTTL {
 		return Record{}, apperr.New(apperr.Invalid, "record %s %s: TTL %d is larger than %d", name, typ, h.Ttl, MaxTTL)
 	}
+	if err := checkRdata(rr); err != nil {
+		return Record{}, apperr.Wrap(apperr.Invalid, err, "record %s %s", name, typ)
+	}
 	if typ == "A" || typ == "AAAA" {
 		if err := checkAddress(typ, rdataString(rr)); err != nil {
 			return Record{}, apperr.Wrap(apperr.Invalid, err, "record %s %s", name, typ)
@@ -303,4 +306,41 @@ func CheckZone(z Zone) error {
 // describe renders a record for error messages: one line, single spaces.
 func describe(r Record) string {
 	return fmt.Sprintf("%s %d IN %s %s", r.Name, r.TTL, r.Type, r.Data)
+}
+
+// checkRdata refuses RDATA the parser lets through: RRs without RDATA
+// (which miekg allows, for dynamic updates) and CAA tags that are not
+// alphanumeric (RFC 8659 section 4.1).
+func checkRdata(rr mdns.RR) error {
+	missing := false
+	switch v := rr.(type) {
+	case *mdns.A:
+		missing = v.A == nil
+	case *mdns.AAAA:
+		missing = v.AAAA == nil
+	case *mdns.NS:
+		missing = v.Ns == ""
+	case *mdns.CNAME:
+		missing = v.Target == ""
+	case *mdns.PTR:
+		missing = v.Ptr == ""
+	case *mdns.MX:
+		missing = v.Mx == ""
+	case *mdns.SRV:
+		missing = v.Target == ""
+	case *mdns.SOA:
+		missing = v.Ns == "" || v.Mbox == ""
+	case *mdns.TXT:
+		missing = len(v.Txt) == 0
+	case *mdns.CAA:
+		if v.Tag == "" || len(v.Tag) > 15 || strings.ContainsFunc(v.Tag, func(c rune) bool {
+			return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
+		}) {
+			return fmt.Errorf("CAA tag %q is not 1-15 letters and digits", v.Tag)
+		}
+	}
+	if missing {
+		return fmt.Errorf("data is missing")
+	}
+	return nil
 }

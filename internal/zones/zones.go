@@ -1,0 +1,642 @@
+// Package zones is the zone service: it validates zones and records with
+// internal/dns's rules, keeps them in the store (the source of truth) with a
+// serial that increases on every change and a journal for IXFR, and pushes
+// each new version of a zone to the nameserver's in-memory snapshot, so a
+// change is served milliseconds after it is committed.
+package zones
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// Sink receives complete zones; *dns.Server implements it.
+type Sink interface {
+	LoadZone(z dns.Zone) error
+	RemoveZone(name string)
+}
+
+// Events records what changed.
+type Events interface {
+	Emit(ctx context.Context, e api.Event) api.Event
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  *store.Store
+	Sink   Sink // nil: zones are kept but not served
+	Events Events
+	Now    func() time.Time
+	// SerialScheme is "unixtime" (default) or "date".
+	SerialScheme string
+	Logger       *slog.Logger
+}
+
+// Service manages zones.
+type Service struct {
+	cfg Config
+	st  *store.Store
+	now func() time.Time
+	log *slog.Logger
+	// mu orders pushes so an older version never replaces a newer one.
+	mu sync.Mutex
+}
+
+// New returns a zone service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SerialScheme == "" {
+		cfg.SerialScheme = "unixtime"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, st: cfg.Store, now: cfg.Now, log: cfg.Logger.With("component", "zones")}
+}
+
+func invalid(err error) error {
+	if err == nil || apperr.KindOf(err) != nil {
+		return err
+	}
+	return apperr.Wrap(apperr.Invalid, err, "invalid")
+}
+
+// zoneName canonicalises a zone name for the store: lower case, no
+// trailing dot.
+func zoneName(s string) (string, error) {
+	c, err := dns.CanonicalZoneName(s)
+	if err != nil {
+		return "", apperr.New(apperr.Invalid, "zone name %q: %v", s, err)
+	}
+	return strings.TrimSuffix(c, "."), nil
+}
+
+func (s *Service) emit(ctx context.Context, e api.Event) {
+	if s.cfg.Events != nil {
+		s.cfg.Events.Emit(ctx, e)
+	}
+}
+
+// LoadAll pushes every stored zone to the sink (at start-up).
+func (s *Service) LoadAll(ctx context.Context) error {
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return err
+	}
+	for _, z := range zs {
+		if err := s.push(ctx, z); err != nil {
+			s.log.Error("zone not served", "zone", z.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// push loads zone z from the store and hands it to the sink.
+func (s *Service) push(ctx context.Context, z store.Zone) error {
+	if s.cfg.Sink == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dz, err := s.build(ctx, z)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Sink.LoadZone(dz)
+}
+
+func (s *Service) build(ctx context.Context, z store.Zone) (dns.Zone, error) {
+	recs, err := s.st.ZoneRecords(ctx, z.ID)
+	if err != nil {
+		return dns.Zone{}, err
+	}
+	dz := dns.Zone{Name: z.Name + ".", Serial: z.Serial, Records: toDNS(recs)}
+	journal, err := s.st.ZoneJournal(ctx, z.ID)
+	if err != nil {
+		return dz, err
+	}
+	for _, j := range journal {
+		d := dns.Delta{From: j.From, To: j.To}
+		if json.Unmarshal([]byte(j.Removed), &d.Removed) != nil || json.Unmarshal([]byte(j.Added), &d.Added) != nil {
+			dz.Journal = nil // unreadable: IXFR clients get the full zone
+			continue
+		}
+		dz.Journal = append(dz.Journal, d)
+	}
+	// Keep only a contiguous tail ending at the current serial.
+	for i := len(dz.Journal) - 1; i > 0; i-- {
+		if dz.Journal[i-1].To != dz.Journal[i].From {
+			dz.Journal = dz.Journal[i:]
+			break
+		}
+	}
+	if n := len(dz.Journal); n > 0 && dz.Journal[n-1].To != z.Serial {
+		dz.Journal = nil
+	}
+	return dz, nil
+}
+
+func toDNS(recs []store.Record) []dns.Record {
+	out := make([]dns.Record, len(recs))
+	for i, r := range recs {
+		out[i] = dns.Record{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.Value}
+	}
+	return out
+}
+
+func recordAPI(zone string, r store.Record) api.Record {
+	name := strings.TrimSuffix(r.Name, ".")
+	switch {
+	case name == zone:
+		name = "@"
+	case strings.HasSuffix(name, "."+zone):
+		name = strings.TrimSuffix(name, "."+zone)
+	}
+	return api.Record{ID: r.ID, Zone: zone, Name: name, Type: r.Type, TTL: int(r.TTL), Value: r.Value, Managed: r.Managed}
+}
+
+func zoneAPI(z store.Zone) api.Zone {
+	return api.Zone{Name: z.Name, Serial: z.Serial, RecordCount: z.RecordCount, CreatedAt: z.CreatedAt, UpdatedAt: z.UpdatedAt}
+}
+
+// List returns the zones.
+func (s *Service) List(ctx context.Context) ([]api.Zone, error) {
+	zs, err := s.st.ListZones(ctx)
+	out := make([]api.Zone, 0, len(zs))
+	for _, z := range zs {
+		out = append(out, zoneAPI(z))
+	}
+	return out, err
+}
+
+// Get returns one zone.
+func (s *Service) Get(ctx context.Context, zone string) (api.Zone, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.Zone{}, err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	return zoneAPI(z), err
+}
+
+// Create creates a zone with its SOA and apex NS records.
+func (s *Service) Create(ctx context.Context, in api.ZoneCreate) (api.Zone, error) {
+	name, err := zoneName(in.Name)
+	if err != nil {
+		return api.Zone{}, err
+	}
+	ns := in.Nameservers
+	if len(ns) == 0 {
+		ns = []string{"ns1." + name}
+	}
+	email := in.Email
+	if email == "" {
+		email = "hostmaster." + name
+	}
+	mbox := strings.Replace(strings.TrimSuffix(email, "."), "@", ".", 1) + "."
+	serial := dns.NextSerial(0, s.now(), s.cfg.SerialScheme)
+	origin := name + "."
+	raw := []dns.Record{{Name: origin, Type: "SOA", TTL: 3600,
+		Data: fmt.Sprintf("%s %s %d 3600 600 1209600 300", fqdn(ns[0]), mbox, serial)}}
+	for _, n := range ns {
+		raw = append(raw, dns.Record{Name: origin, Type: "NS", TTL: 3600, Data: fqdn(n)})
+	}
+	var recs []store.Record
+	for _, r := range raw {
+		nr, err := dns.NormalizeRecord(origin, r)
+		if err != nil {
+			return api.Zone{}, invalid(err)
+		}
+		recs = append(recs, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	}
+	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: serial, Records: toDNS(recs)}); err != nil {
+		return api.Zone{}, invalid(err)
+	}
+	z := store.Zone{Name: name, Serial: serial}
+	if err := s.st.CreateZone(ctx, &z, recs, s.now()); err != nil {
+		return api.Zone{}, err
+	}
+	z.RecordCount = len(recs)
+	if err := s.push(ctx, z); err != nil {
+		s.log.Error("serve new zone", "zone", name, "err", err)
+	}
+	s.emit(ctx, api.Event{Kind: "zone.created", Message: fmt.Sprintf("zone %s created (serial %d)", name, serial)})
+	return zoneAPI(z), nil
+}
+
+func fqdn(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return strings.ToLower(s)
+	}
+	return strings.ToLower(s) + "."
+}
+
+// Delete deletes a zone.
+func (s *Service) Delete(ctx context.Context, zone string) error {
+	name, err := zoneName(zone)
+	if err != nil {
+		return err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteZone(ctx, z.ID); err != nil {
+		return err
+	}
+	if s.cfg.Sink != nil {
+		s.cfg.Sink.RemoveZone(name + ".")
+	}
+	s.emit(ctx, api.Event{Kind: "zone.deleted", Message: fmt.Sprintf("zone %s deleted", name)})
+	return nil
+}
+
+// Records lists a zone's records.
+func (s *Service) Records(ctx context.Context, zone string) ([]api.Record, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return nil, err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.st.ZoneRecords(ctx, z.ID)
+	out := make([]api.Record, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, recordAPI(name, r))
+	}
+	return out, err
+}
+
+// change is an edit of a zone's record set: the records to drop and add.
+type change struct {
+	drop func(r store.Record) bool
+	add  []dns.Record
+	// replaceSOA, when set, takes the SOA's fields (not its serial).
+	replaceSOA *dns.Record
+	managed    string
+}
+
+// edit applies c to a zone atomically: checks the resulting zone as a whole,
+// bumps the serial, journals the difference, commits, then serves it.
+func (s *Service) edit(ctx context.Context, name string, c change) (store.Zone, []store.Record, error) {
+	var added []store.Record
+	origin := name + "."
+	z, err := s.st.EditZone(ctx, name, s.now(), func(z store.Zone, recs []store.Record) (store.ZoneEdit, error) {
+		var (
+			e         store.ZoneEdit
+			keep      []store.Record
+			oldSOA    store.Record
+			oldRecs   = toDNS(recs)
+			newRecs   []dns.Record
+			dropped   = map[int64]bool{}
+			additions []store.Record
+		)
+		for _, r := range recs {
+			if r.Type == "SOA" {
+				oldSOA = r
+				continue
+			}
+			if c.drop != nil && c.drop(r) {
+				dropped[r.ID] = true
+				e.Delete = append(e.Delete, r.ID)
+				continue
+			}
+			keep = append(keep, r)
+		}
+		for _, r := range c.add {
+			nr, err := dns.NormalizeRecord(origin, r)
+			if err != nil {
+				return e, invalid(err)
+			}
+			if nr.Type == "SOA" {
+				return e, apperr.New(apperr.Invalid, "a zone has exactly one SOA, kept by poolctl; change it with a zone import")
+			}
+			dup := false
+			for _, k := range keep {
+				if k.Name == nr.Name && k.Type == nr.Type && k.Value == nr.Data {
+					dup = true
+				}
+			}
+			for _, a := range additions {
+				if a.Name == nr.Name && a.Type == nr.Type && a.Value == nr.Data {
+					dup = true
+				}
+			}
+			if dup {
+				if c.managed != "" {
+					continue
+				}
+				return e, apperr.New(apperr.Conflict, "record %s %s %s already exists", nr.Name, nr.Type, nr.Data)
+			}
+			additions = append(additions, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data, Managed: c.managed})
+		}
+		if len(e.Delete) == 0 && len(additions) == 0 && c.replaceSOA == nil {
+			e.Serial = z.Serial
+			return e, errNoChange
+		}
+		e.Serial = dns.NextSerial(z.Serial, s.now(), s.cfg.SerialScheme)
+		soa, err := withSerial(origin, oldSOA, c.replaceSOA, e.Serial)
+		if err != nil {
+			return e, err
+		}
+		e.Delete = append(e.Delete, oldSOA.ID)
+		additions = append(additions, soa)
+		for _, k := range keep {
+			newRecs = append(newRecs, dns.Record{Name: k.Name, Type: k.Type, TTL: k.TTL, Data: k.Value})
+		}
+		newRecs = append(newRecs, toDNS(additions)...)
+		if err := dns.CheckZone(dns.Zone{Name: origin, Serial: e.Serial, Records: newRecs}); err != nil {
+			return e, invalid(err)
+		}
+		removed, addedRecs := dns.DiffRecords(oldRecs, newRecs)
+		rj, _ := json.Marshal(removed)
+		aj, _ := json.Marshal(addedRecs)
+		e.Journal = &store.ZoneChange{From: z.Serial, To: e.Serial, Removed: string(rj), Added: string(aj)}
+		e.Add = additions
+		added = additions
+		return e, nil
+	})
+	if errors.Is(err, errNoChange) {
+		cur, gerr := s.st.GetZone(ctx, name)
+		return cur, nil, gerr
+	}
+	if err != nil {
+		return z, nil, err
+	}
+	if err := s.push(ctx, z); err != nil {
+		s.log.Error("serve changed zone", "zone", name, "err", err)
+	}
+	return z, added, nil
+}
+
+var errNoChange = errors.New("no change")
+
+// withSerial returns the zone's SOA (or repl's fields) with serial.
+func withSerial(origin string, old store.Record, repl *dns.Record, serial uint32) (store.Record, error) {
+	src := dns.Record{Name: old.Name, Type: "SOA", TTL: old.TTL, Data: old.Value}
+	if repl != nil {
+		src = *repl
+	}
+	f := strings.Fields(src.Data)
+	if len(f) != 7 {
+		return store.Record{}, apperr.New(apperr.Invalid, "SOA %q is malformed", src.Data)
+	}
+	f[2] = fmt.Sprint(serial)
+	nr, err := dns.NormalizeRecord(origin, dns.Record{Name: origin, Type: "SOA", TTL: src.TTL, Data: strings.Join(f, " ")})
+	if err != nil {
+		return store.Record{}, invalid(err)
+	}
+	return store.Record{Name: nr.Name, Type: "SOA", TTL: nr.TTL, Value: nr.Data}, nil
+}
+
+// AddRecord adds one record.
+func (s *Service) AddRecord(ctx context.Context, zone string, in api.RecordCreate) (api.Record, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.Record{}, err
+	}
+	if in.TTL < 0 {
+		return api.Record{}, apperr.New(apperr.Invalid, "ttl %d must not be negative", in.TTL)
+	}
+	ttl := uint32(in.TTL)
+	if ttl == 0 {
+		ttl = 3600
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		in.Name = "@"
+	}
+	_, added, err := s.edit(ctx, name, change{add: []dns.Record{{Name: in.Name, Type: strings.ToUpper(in.Type), TTL: ttl, Data: in.Value}}})
+	if err != nil {
+		return api.Record{}, err
+	}
+	r := added[0]
+	s.emit(ctx, api.Event{Kind: "record.added", Message: fmt.Sprintf("record %s %s %s added to zone %s", r.Name, r.Type, r.Value, name)})
+	return recordAPI(name, r), nil
+}
+
+// DeleteRecord deletes one record by ID.
+func (s *Service) DeleteRecord(ctx context.Context, zone string, id int64) error {
+	name, err := zoneName(zone)
+	if err != nil {
+		return err
+	}
+	var found *store.Record
+	_, _, err = s.edit(ctx, name, change{drop: func(r store.Record) bool {
+		if r.ID == id {
+			cp := r
+			found = &cp
+			return true
+		}
+		return false
+	}})
+	if err != nil {
+		return err
+	}
+	if found == nil {
+		return apperr.New(apperr.NotFound, "record %d not found in zone %s (the SOA cannot be deleted)", id, name)
+	}
+	s.emit(ctx, api.Event{Kind: "record.deleted", Message: fmt.Sprintf("record %s %s %s deleted from zone %s", found.Name, found.Type, found.Value, name)})
+	return nil
+}
+
+// Import loads zone-file text: merged into the zone, or replacing every
+// record poolctl does not manage itself when in.Replace is set.
+func (s *Service) Import(ctx context.Context, zone string, in api.ZoneImport) (api.ZoneImportResult, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.ZoneImportResult{}, err
+	}
+	if _, err := s.st.GetZone(ctx, name); err != nil {
+		return api.ZoneImportResult{}, err
+	}
+	recs, err := dns.ParseZoneFile(name+".", strings.NewReader(in.Text))
+	if err != nil {
+		return api.ZoneImportResult{}, invalid(err)
+	}
+	var c change
+	for i := range recs {
+		if recs[i].Type == "SOA" {
+			if in.Replace {
+				soa := recs[i]
+				c.replaceSOA = &soa
+			}
+			continue
+		}
+		c.add = append(c.add, recs[i])
+	}
+	removed := 0
+	if in.Replace {
+		c.drop = func(r store.Record) bool {
+			if r.Managed == "" {
+				removed++
+				return true
+			}
+			return false
+		}
+	}
+	c.add = dedupe(c.add)
+	if !in.Replace {
+		// Merge: skip records that already exist.
+		cur, err := s.Records(ctx, name)
+		if err != nil {
+			return api.ZoneImportResult{}, err
+		}
+		have := map[string]bool{}
+		for _, r := range cur {
+			nr, err := dns.NormalizeRecord(name+".", dns.Record{Name: r.Name, Type: r.Type, TTL: uint32(r.TTL), Data: r.Value})
+			if err == nil {
+				have[nr.Name+" "+nr.Type+" "+nr.Data] = true
+			}
+		}
+		var add []dns.Record
+		for _, r := range c.add {
+			nr, err := dns.NormalizeRecord(name+".", r)
+			if err != nil {
+				return api.ZoneImportResult{}, invalid(err)
+			}
+			if !have[nr.Name+" "+nr.Type+" "+nr.Data] {
+				add = append(add, r)
+			}
+		}
+		c.add = add
+	}
+	_, added, err := s.edit(ctx, name, c)
+	if err != nil {
+		return api.ZoneImportResult{}, err
+	}
+	n := len(added)
+	if n > 0 {
+		n-- // the rewritten SOA
+	}
+	s.emit(ctx, api.Event{Kind: "zone.imported", Message: fmt.Sprintf("zone %s imported: %d records added, %d removed", name, n, removed)})
+	return api.ZoneImportResult{Zone: name, Added: n, Removed: removed}, nil
+}
+
+func dedupe(in []dns.Record) []dns.Record {
+	seen := map[string]bool{}
+	var out []dns.Record
+	for _, r := range in {
+		k := r.Name + " " + r.Type + " " + r.Data
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Export returns the zone as RFC 1035 text.
+func (s *Service) Export(ctx context.Context, zone string) (string, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return "", err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	dz, err := s.build(ctx, z)
+	if err != nil {
+		return "", err
+	}
+	dz.Journal = nil
+	return dns.FormatZone(dz), nil
+}
+
+// findZone returns the served zone that contains fqdn (longest match).
+func (s *Service) findZone(ctx context.Context, fqdn string) (store.Zone, error) {
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return store.Zone{}, err
+	}
+	sort.Slice(zs, func(i, j int) bool { return len(zs[i].Name) > len(zs[j].Name) })
+	for _, z := range zs {
+		if fqdn == z.Name || strings.HasSuffix(fqdn, "."+z.Name) {
+			return z, nil
+		}
+	}
+	return store.Zone{}, apperr.New(apperr.Invalid, "%s is not in a zone poolctl serves; create the zone first (poolctl zone create ZONE)", fqdn)
+}
+
+// CheckFailoverRecord confirms a pool's failover record can be managed:
+// it lies in a served zone and no CNAME or unmanaged address record holds
+// the name.
+func (s *Service) CheckFailoverRecord(ctx context.Context, fqdn string) error {
+	fqdn = strings.TrimSuffix(strings.ToLower(fqdn), ".")
+	z, err := s.findZone(ctx, fqdn)
+	if err != nil {
+		return err
+	}
+	recs, err := s.st.ZoneRecords(ctx, z.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Name == fqdn+"." && r.Managed == "" && (r.Type == "CNAME" || r.Type == "A" || r.Type == "AAAA") {
+			return apperr.New(apperr.Conflict, "%s already has a %s record (%s) that poolctl does not manage; delete it first (poolctl record delete %s %d)", fqdn, r.Type, r.Value, z.Name, r.ID)
+		}
+	}
+	return nil
+}
+
+// PublishAddress points fqdn at addr (A for IPv4, AAAA for IPv6) with ttl,
+// replacing the address records tagged managed and nothing else. It is
+// idempotent: publishing the current address changes nothing.
+func (s *Service) PublishAddress(ctx context.Context, fqdn string, ttl int, addr netip.Addr, managed string) error {
+	fqdn = strings.TrimSuffix(strings.ToLower(fqdn), ".")
+	z, err := s.findZone(ctx, fqdn)
+	if err != nil {
+		return err
+	}
+	typ := "A"
+	if addr.Is6() && !addr.Is4In6() {
+		typ = "AAAA"
+	}
+	addr = addr.Unmap()
+	_, _, err = s.edit(ctx, z.Name, change{
+		managed: managed,
+		drop: func(r store.Record) bool {
+			if r.Managed != managed || r.Name != fqdn+"." {
+				return false
+			}
+			if r.Type == typ && r.Value == addr.String() && int(r.TTL) == ttl {
+				return false // already published: the addition below is skipped
+			}
+			return r.Type == "A" || r.Type == "AAAA"
+		},
+		add: []dns.Record{{Name: fqdn + ".", Type: typ, TTL: uint32(ttl), Data: addr.String()}},
+	})
+	return err
+}
+
+// Unpublish removes the records tagged managed (pool deleted, record
+// changed).
+func (s *Service) Unpublish(ctx context.Context, managed string) error {
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return err
+	}
+	for _, z := range zs {
+		if _, _, err := s.edit(ctx, z.Name, change{drop: func(r store.Record) bool { return r.Managed == managed }}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
