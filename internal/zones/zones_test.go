@@ -1,0 +1,185 @@
+package zones_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/storetest"
+	"github.com/poolctl/poolctl/internal/zones"
+)
+
+// sink records what the nameserver would serve.
+type sink struct {
+	mu    sync.Mutex
+	zones map[string]dns.Zone
+}
+
+func (s *sink) LoadZone(z dns.Zone) error {
+	if err := dns.CheckZone(z); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.zones == nil {
+		s.zones = map[string]dns.Zone{}
+	}
+	s.zones[z.Name] = z
+	return nil
+}
+
+func (s *sink) RemoveZone(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.zones, name)
+}
+
+func (s *sink) get(name string) dns.Zone {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zones[name]
+}
+
+func has(z dns.Zone, name, typ, data string) bool {
+	for _, r := range z.Records {
+		if r.Name == name && r.Type == typ && r.Data == data {
+			return true
+		}
+	}
+	return false
+}
+
+func TestZoneLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		sk := &sink{}
+		svc := zones.New(zones.Config{Store: st, Sink: sk})
+		z, err := svc.Create(ctx, api.ZoneCreate{Name: "Example.TEST."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if z.Name != "example.test" || z.RecordCount != 2 {
+			t.Fatalf("got %+v, want example.test with SOA and NS", z)
+		}
+		if _, err := svc.Create(ctx, api.ZoneCreate{Name: "example.test"}); !errors.Is(err, apperr.Conflict) {
+			t.Fatalf("duplicate zone: got %v, want conflict", err)
+		}
+		served := sk.get("example.test.")
+		if served.Serial != z.Serial {
+			t.Fatalf("served serial %d, want %d", served.Serial, z.Serial)
+		}
+		r, err := svc.AddRecord(ctx, "example.test", api.RecordCreate{Name: "www", Type: "a", Value: "192.0.2.1", TTL: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served = sk.get("example.test.")
+		if !has(served, "www.example.test.", "A", "192.0.2.1") || served.Serial <= z.Serial {
+			t.Fatalf("after add: served %+v", served)
+		}
+		if len(served.Journal) != 1 || served.Journal[0].From != z.Serial || served.Journal[0].To != served.Serial {
+			t.Fatalf("journal: got %+v", served.Journal)
+		}
+		for _, bad := range []api.RecordCreate{
+			{Name: "www", Type: "CNAME", Value: "other.example.test."},
+			{Name: "x", Type: "A", Value: "2001:db8::1"},
+			{Name: "x.other.test.", Type: "A", Value: "192.0.2.1"},
+			{Name: "x", Type: "A", Value: "192.0.2.1", TTL: -5},
+			{Name: "x", Type: "HINFO", Value: "a b"},
+			{Name: "@", Type: "SOA", Value: "a. b. 1 1 1 1 1"},
+		} {
+			if _, err := svc.AddRecord(ctx, "example.test", bad); !errors.Is(err, apperr.Invalid) {
+				t.Errorf("AddRecord(%+v): got %v, want invalid", bad, err)
+			}
+		}
+		if _, err := svc.AddRecord(ctx, "example.test", api.RecordCreate{Name: "www", Type: "A", Value: "192.0.2.1"}); !errors.Is(err, apperr.Conflict) {
+			t.Fatalf("duplicate record: got %v, want conflict", err)
+		}
+		// Refused edits leave the zone as it was.
+		if got := sk.get("example.test."); got.Serial != served.Serial {
+			t.Fatalf("serial moved on refused edits: %d -> %d", served.Serial, got.Serial)
+		}
+		if err := svc.DeleteRecord(ctx, "example.test", r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if has(sk.get("example.test."), "www.example.test.", "A", "192.0.2.1") {
+			t.Fatal("deleted record still served")
+		}
+		if err := svc.DeleteRecord(ctx, "example.test", r.ID); !errors.Is(err, apperr.NotFound) {
+			t.Fatalf("delete twice: got %v", err)
+		}
+
+		// Import with a line error names the line; a good import merges.
+		_, err = svc.Import(ctx, "example.test", api.ZoneImport{Text: "www 300 IN A 192.0.2.7\nbad 300 IN A 300.1.1.1\n"})
+		if !errors.Is(err, apperr.Invalid) || !strings.Contains(err.Error(), "line 2") {
+			t.Fatalf("bad import: got %v, want invalid naming line 2", err)
+		}
+		res, err := svc.Import(ctx, "example.test", api.ZoneImport{Text: "$TTL 300\nwww IN A 192.0.2.7\nmail IN A 192.0.2.8\n@ IN MX 10 mail\n"})
+		if err != nil || res.Added != 3 {
+			t.Fatalf("import: got %+v, %v", res, err)
+		}
+		text, err := svc.Export(ctx, "example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := dns.ParseZoneFile("example.test.", strings.NewReader(text))
+		if err != nil || len(back) != 5 {
+			t.Fatalf("export round trip: %d records, %v\n%s", len(back), err, text)
+		}
+
+		// Managed failover records: published, idempotent, switched A->AAAA.
+		if err := svc.CheckFailoverRecord(ctx, "www.example.test"); !errors.Is(err, apperr.Conflict) {
+			t.Fatalf("failover record over an unmanaged A: got %v, want conflict", err)
+		}
+		if err := svc.CheckFailoverRecord(ctx, "www.nowhere.test"); !errors.Is(err, apperr.Invalid) {
+			t.Fatalf("failover record outside zones: got %v, want invalid", err)
+		}
+		if err := svc.CheckFailoverRecord(ctx, "app.example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.PublishAddress(ctx, "app.example.test", 30, netip.MustParseAddr("192.0.2.10"), "pool:web"); err != nil {
+			t.Fatal(err)
+		}
+		s1 := sk.get("example.test.").Serial
+		if err := svc.PublishAddress(ctx, "app.example.test", 30, netip.MustParseAddr("192.0.2.10"), "pool:web"); err != nil {
+			t.Fatal(err)
+		}
+		if s2 := sk.get("example.test.").Serial; s2 != s1 {
+			t.Fatalf("idempotent publish changed the serial %d -> %d", s1, s2)
+		}
+		if err := svc.PublishAddress(ctx, "app.example.test", 30, netip.MustParseAddr("2001:db8::10"), "pool:web"); err != nil {
+			t.Fatal(err)
+		}
+		cur := sk.get("example.test.")
+		if has(cur, "app.example.test.", "A", "192.0.2.10") || !has(cur, "app.example.test.", "AAAA", "2001:db8::10") {
+			t.Fatalf("switch to AAAA: got %+v", cur.Records)
+		}
+		if err := svc.Unpublish(ctx, "pool:web"); err != nil {
+			t.Fatal(err)
+		}
+		if has(sk.get("example.test."), "app.example.test.", "AAAA", "2001:db8::10") {
+			t.Fatal("unpublished record still served")
+		}
+
+		// A restarted service serves the stored zones again.
+		sk2 := &sink{}
+		if err := zones.New(zones.Config{Store: st, Sink: sk2}).LoadAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sk2.get("example.test.").Serial != sk.get("example.test.").Serial {
+			t.Fatal("reloaded zone differs")
+		}
+		if err := svc.Delete(ctx, "example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := sk.zones["example.test."]; ok {
+			t.Fatal("deleted zone still served")
+		}
+	})
+}
