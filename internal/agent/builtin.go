@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/probe"
 )
 
 // Built-in job kinds.
@@ -19,6 +20,7 @@ const (
 	KindFactsRefresh  = "facts.refresh"
 	KindServiceStatus = "service.status"
 	KindShellExec     = "shell.exec"
+	KindProbeCheck    = "probe.check"
 )
 
 const (
@@ -35,6 +37,37 @@ func (a *Agent) registerBuiltins() {
 	a.Register(KindFactsRefresh, a.factsRefresh)
 	a.Register(KindServiceStatus, a.serviceStatus)
 	a.Register(KindShellExec, a.shellExec)
+	a.Register(KindProbeCheck, probeCheck)
+}
+
+// ProbeCheckArgs are the arguments of a probe.check job: a witness probe of
+// another member's service (tcp://host:port or http(s)://...).
+type ProbeCheckArgs struct {
+	Target string `json:"target"`
+}
+
+// ProbeCheckResult is this agent's verdict: whether the service answered.
+type ProbeCheckResult struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// probeCheck probes a target for the failover engine. The verdict is the
+// result; only bad arguments fail the job.
+func probeCheck(ctx context.Context, job api.Job, log func(string)) (any, error) {
+	var args ProbeCheckArgs
+	if err := decodeArgs(job, &args); err != nil {
+		return nil, err
+	}
+	if err := probe.Validate(args.Target); err != nil {
+		return nil, err
+	}
+	if err := probe.Check(ctx, args.Target); err != nil {
+		log("probe " + args.Target + ": " + err.Error())
+		return ProbeCheckResult{OK: false, Detail: err.Error()}, nil
+	}
+	log("probe " + args.Target + ": answered")
+	return ProbeCheckResult{OK: true}, nil
 }
 
 // decodeArgs reads a job's JSON args into v; absent args leave v as is.

@@ -13,10 +13,11 @@ import (
 )
 
 // TestImports: the agent speaks to the server only through the public api
-// and client packages; it imports no other package of this module.
+// and client packages; besides them it may use internal/probe, a
+// standard-library-only prober shared with the server.
 func TestImports(t *testing.T) {
 	const module = "github.com/poolctl/poolctl/"
-	allowed := map[string]bool{module + "api": true, module + "client": true}
+	allowed := map[string]bool{module + "api": true, module + "client": true, module + "internal/probe": true}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
 	for _, name := range files {
@@ -27,7 +28,7 @@ func TestImports(t *testing.T) {
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if strings.HasPrefix(path, module) && !allowed[path] {
-				t.Errorf("%s imports %s; the agent may import only api and client of this module", name, path)
+				t.Errorf("%s imports %s; the agent may import only api, client and internal/probe of this module", name, path)
 			}
 		}
 	}

@@ -84,6 +84,14 @@ func testBodies(t *testing.T, e *env, f fixture) {
 			wantError(t, "POST "+pools+" "+c.name, r, c.status, c.code, c.msg...)
 		})
 	}
+	// Media types are case-insensitive and may carry parameters.
+	for i, ct := range []string{"application/json; charset=utf-8", "Application/JSON"} {
+		name := "ctok" + strconv.Itoa(i)
+		r := e.do(t, req{method: "POST", path: pools, token: e.admin, body: []byte(`{"name":"` + name + `"}`), ct: ct})
+		if r.status != 201 {
+			t.Errorf("POST %s with Content-Type %q: got %s, want 201", pools, ct, r)
+		}
+	}
 	// Nothing of the refused bodies was created.
 	for _, p := range []string{"u1", "two1", "two2", "tg1", "ct1", "ws1"} {
 		r := e.adminJSON(t, "GET", pools+"/"+p, "")
@@ -228,6 +236,15 @@ func testAuth(t *testing.T, e *env, f fixture) {
 	wantError(t, "agent credential on admin route", r, 403, "forbidden")
 	r = e.do(t, req{method: "DELETE", path: "/api/v1/pools/p1?force=true", token: f.tokA})
 	wantError(t, "agent credential deleting a pool", r, 403, "forbidden")
+
+	// An expired token.
+	var tc api.TokenCreated
+	wantStatus(t, "create 1m token", e.adminJSON(t, "POST", "/api/v1/tokens", `{"name":"short","ttl":"1m"}`), 201, &tc)
+	wantStatus(t, "fresh 1m token", e.do(t, req{method: "GET", path: "/api/v1/pools", token: tc.Secret}), 200, nil)
+	e.clock.Advance(2 * time.Minute)
+	r = e.do(t, req{method: "GET", path: "/api/v1/pools", token: tc.Secret})
+	wantError(t, "expired token", r, 401, "unauthorized", "expired")
+	checkChallenge("expired token", r)
 
 	hb := mustJSON(t, heartbeat())
 	r = e.agentJSON(t, e.admin, "POST", "/api/v1/agent/heartbeat", hb)

@@ -154,6 +154,9 @@ func wantError(t testing.TB, what string, r reply, status int, code string, msgH
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("%s: Content-Type: got %q, want application/json", what, ct)
 	}
+	if h := r.header.Get("X-Content-Type-Options"); h != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options: got %q, want nosniff", what, h)
+	}
 	var eb api.ErrorBody
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()

@@ -93,12 +93,12 @@ func TestOpenAPI(t *testing.T) {
 	}
 
 	type op struct {
-		OperationID string                     `json:"operationId"`
-		Summary     string                     `json:"summary"`
+		OperationID string                      `json:"operationId"`
+		Summary     string                      `json:"summary"`
 		Parameters  []struct{ Name, In string } `json:"parameters"`
-		Responses   map[string]json.RawMessage `json:"responses"`
-		Security    []map[string][]string      `json:"security"`
-		RequestBody json.RawMessage            `json:"requestBody"`
+		Responses   map[string]json.RawMessage  `json:"responses"`
+		Security    []map[string][]string       `json:"security"`
+		RequestBody json.RawMessage             `json:"requestBody"`
 	}
 	documented := map[string]bool{}
 	opIDs := map[string]string{}

@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/poolctl/poolctl/internal/apiserver"
 	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/zones"
 )
@@ -99,6 +102,28 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		return nil, fmt.Errorf("load zones: %w", err)
 	}
 	fl.SetRecordChecker(e.zones)
+
+	eng := failover.New(failover.Config{
+		Source:    foSource{st: st, fl: fl},
+		Prober:    probe.Prober{},
+		Witnesses: foWitnesses{fl: fl},
+		Publisher: foPublisher{z: e.zones},
+		State:     foState{st: st, now: time.Now},
+		Events:    foEvents{fl: fl},
+		Lease:     foLease{st: st, holder: replicaID(), now: time.Now},
+		Hooks:     foHooks{c: &http.Client{Timeout: failover.DefaultHookTimeout}},
+		Logger:    log,
+	})
+	e.failover = foAPI{e: eng, fl: fl}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := eng.Run(runCtx); err != nil && runCtx.Err() == nil {
+			log.Error("failover engine stopped", "err", err)
+		}
+	}()
+	e.stops = append(e.stops, func() { cancel(); <-done })
 	return e, nil
 }
 

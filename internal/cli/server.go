@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -93,6 +94,17 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	log, err := newLogger(logw, o.LogLevel)
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv("POOLCTL_CPUPROFILE"); path != "" {
+		// For benchmarks: profile the whole run.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if o.Data == "" {
 		return errors.New("--data is required")

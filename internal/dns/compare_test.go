@@ -96,6 +96,7 @@ var compareQueries = [][]string{
 	{"www.other.test", "A"},
 	{"big.example.test", "A"},
 	{"big.example.test", "A", "+noedns", "+ignore"},
+	{"big.example.test", "A", "+noedns"}, // dig retries over TCP after TC
 	{"big.example.test", "A", "+noedns", "+tcp"},
 	{"big.example.test", "A", "+bufsize=4096", "+dnssec"},
 	{"huge.example.test", "TXT", "+ignore"},

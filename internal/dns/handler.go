@@ -2,7 +2,7 @@ package dns
 
 import (
 	"net"
-	"sync"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -24,18 +24,21 @@ type reply struct {
 	name              [1024]byte // the lower-case name being looked up
 }
 
-var replyPool = sync.Pool{New: func() any { return &reply{buf: make([]byte, 4096)} }}
+func (s *Server) getReply() *reply {
+	if rp, ok := s.replies.Get().(*reply); ok {
+		return rp
+	}
+	return &reply{buf: make([]byte, 4096)}
+}
 
-func getReply() *reply { return replyPool.Get().(*reply) }
-
-func putReply(rp *reply) {
+func (s *Server) putReply(rp *reply) {
 	clear(rp.answer)
 	clear(rp.ns)
 	clear(rp.extra)
 	rp.answer, rp.ns, rp.extra = rp.answer[:0], rp.ns[:0], rp.extra[:0]
 	rp.msg = mdns.Msg{}
 	rp.opt = mdns.OPT{}
-	replyPool.Put(rp)
+	s.replies.Put(rp)
 }
 
 // serve answers one request. miekg has already refused what is not a query
@@ -55,8 +58,8 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 			return
 		}
 	}
-	rp := getReply()
-	defer putReply(rp)
+	rp := s.getReply()
+	defer s.putReply(rp)
 	m := &rp.msg
 	m.Id = req.Id
 	m.Response = true
@@ -77,7 +80,7 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	q := &req.Question[0]
 	if req.Opcode == mdns.OpcodeNotify {
-		s.notifyIn(w, req, rp, opt, tcp)
+		s.notifyIn(w, req, rp, opt)
 		return
 	}
 	if q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassANY {
@@ -180,7 +183,7 @@ func (s *Server) finish(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *md
 	}
 	s.stats.rcode(rcode)
 	if t := req.IsTsig(); t != nil {
-		m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, timeNow().Unix())
+		m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
 		if err := w.WriteMsg(m); err != nil {
 			s.log.Debug("write response", "err", err)
 		}

@@ -79,7 +79,7 @@ func (n *notifier) send(ctx context.Context, zone string, soa *mdns.SOA, target 
 		m.Authoritative = true
 		m.Answer = []mdns.RR{soa}
 		if s.cfg.TransferKey != "" {
-			m.SetTsig(s.cfg.TransferKey, mdns.HmacSHA256, 300, timeNow().Unix())
+			m.SetTsig(s.cfg.TransferKey, mdns.HmacSHA256, 300, time.Now().Unix())
 		}
 		c := &mdns.Client{Net: "udp", Timeout: timeout, TsigProvider: s.keys}
 		start := time.Now()

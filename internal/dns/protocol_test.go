@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"encoding/binary"
 	"net"
 	"testing"
 	"time"
@@ -223,4 +222,30 @@ func withSerial(t testing.TB, z Zone, serial uint32) Zone {
 	return out
 }
 
-var _ = binary.BigEndian
+// TestTruncatedRetryOverTCP does what a resolver does with an answer too
+// big for UDP: it gets TC (with no partial RRset) and the full RRset over TCP.
+func TestTruncatedRetryOverTCP(t *testing.T) {
+	s := startServer(t, Config{}, fixtureZone(t))
+	for _, edns := range []uint16{0, 1232} {
+		name, qtype, want := "big.example.test.", mdns.TypeA, 32
+		if edns > 0 {
+			name, qtype, want = "huge.example.test.", mdns.TypeTXT, 40
+		}
+		m := new(mdns.Msg)
+		m.SetQuestion(name, qtype)
+		if edns > 0 {
+			m.SetEdns0(edns, false)
+		}
+		r := exchange(t, "udp", s.Addr(), m)
+		if !r.Truncated || len(r.Answer) != 0 || r.Len() > max(512, int(edns)) {
+			t.Fatalf("EDNS %d over UDP: got TC=%v, %d answers, %d octets; want TC, no answer, within the limit", edns, r.Truncated, len(r.Answer), r.Len())
+		}
+		r = exchange(t, "tcp", s.Addr(), m)
+		if r.Truncated || len(r.Answer) != want {
+			t.Errorf("EDNS %d retry over TCP: got TC=%v and %d answers, want all %d", edns, r.Truncated, len(r.Answer), want)
+		}
+	}
+	if got := s.Stats().Truncated; got != 2 {
+		t.Errorf("stats: got %d truncated responses, want 2", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,10 +55,12 @@ type Server struct {
 	maxUDP   int
 	snap     atomic.Pointer[snapshot]
 	mu       sync.Mutex // serialises SetZone/RemoveZone and guards udp/tcp/addr
-	udp, tcp *mdns.Server
+	udp      *udpServer
+	tcp      *mdns.Server
 	addr     string
 	notifier *notifier
 	stats    counters
+	replies  sync.Pool // *reply scratch space of the query path
 }
 
 // NewServer checks cfg and returns a server that serves no zones yet.
@@ -94,7 +97,7 @@ func NewServer(cfg Config) (*Server, error) {
 	log = log.With("component", "dns")
 	s := &Server{cfg: cfg, log: log, keys: keys, maxUDP: cfg.MaxUDPSize}
 	s.snap.Store(&snapshot{zones: map[string]*zoneData{}})
-	s.notifier = newNotifier(s, cfg.Notify)
+	s.notifier = newNotifier(s, notifyAddrs(cfg.Notify))
 	return s, nil
 }
 
@@ -110,28 +113,27 @@ func (s *Server) Start() error {
 		return err
 	}
 	h := handler{s}
-	s.udp = &mdns.Server{PacketConn: pc, Handler: h, UDPSize: 4096, TsigProvider: s.keys,
-		MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
+	s.udp = newUDPServer(s, pc.(*net.UDPConn))
 	s.tcp = &mdns.Server{Listener: l, Handler: h, TsigProvider: s.keys,
 		MsgAcceptFunc: s.accept, MsgInvalidFunc: s.invalid}
 	s.addr = pc.LocalAddr().String()
-	errs := make(chan error, 2)
-	for _, srv := range []*mdns.Server{s.udp, s.tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				errs <- err
-			}
-		}()
-		select {
-		case <-started:
-		case err := <-errs:
-			pc.Close()
-			l.Close()
-			return fmt.Errorf("dns server on %s: %w", s.addr, err)
+	started := make(chan struct{})
+	errs := make(chan error, 1)
+	s.tcp.NotifyStartedFunc = func() { close(started) }
+	go func() {
+		if err := s.tcp.ActivateAndServe(); err != nil {
+			errs <- err
 		}
+	}()
+	select {
+	case <-started:
+	case err := <-errs:
+		pc.Close()
+		l.Close()
+		s.udp, s.tcp = nil, nil
+		return fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}
+	s.udp.start()
 	s.log.Info("dns server listening", "addr", s.addr)
 	return nil
 }
@@ -178,11 +180,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	udp, tcp := s.udp, s.tcp
 	s.mu.Unlock()
 	var errs []error
-	for _, srv := range []*mdns.Server{udp, tcp} {
-		if srv != nil {
-			if err := srv.ShutdownContext(ctx); err != nil {
-				errs = append(errs, err)
-			}
+	if udp != nil {
+		udp.stop()
+	}
+	if tcp != nil {
+		if err := tcp.ShutdownContext(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := s.notifier.wait(ctx); err != nil {
@@ -244,7 +247,20 @@ func (s *Server) Zones() map[string]uint32 {
 }
 
 // SetNotify replaces the list of secondaries that get NOTIFY messages.
-func (s *Server) SetNotify(addrs []string) { s.notifier.setTargets(addrs) }
+// Addresses without a port get port 53.
+func (s *Server) SetNotify(addrs []string) { s.notifier.setTargets(notifyAddrs(addrs)) }
+
+// notifyAddrs adds the default port to addresses that have none.
+func notifyAddrs(addrs []string) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(strings.Trim(a, "[]"), "53")
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 // accept is the early filter of miekg's server: it counts the requests it
 // rejects (FORMERR, NOTIMP) and otherwise defers to the default rules.
@@ -261,8 +277,8 @@ func (s *Server) accept(dh mdns.Header) mdns.MsgAcceptAction {
 	return action
 }
 
-// invalid counts the requests miekg could not unpack: those with a whole
-// header get a FORMERR from miekg, shorter ones are dropped.
+// invalid counts the requests that could not be unpacked: those with a
+// whole header get a FORMERR, shorter ones are dropped.
 func (s *Server) invalid(m []byte, _ error) {
 	if len(m) >= 12 {
 		s.stats.queries.Add(1)

@@ -3,13 +3,9 @@ package dns
 import (
 	"strconv"
 	"sync/atomic"
-	"time"
 
 	mdns "github.com/miekg/dns"
 )
-
-// timeNow is the clock for TSIG signing times.
-var timeNow = time.Now
 
 // Stats are the server's counters since it was created.
 type Stats struct {

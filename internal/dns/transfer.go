@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -124,7 +125,7 @@ func (s *Server) stream(w mdns.ResponseWriter, req *mdns.Msg, opt *mdns.OPT, rrs
 			m.Extra = append(m.Extra, o)
 		}
 		if t != nil {
-			m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, timeNow().Unix())
+			m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
 		}
 		if err := w.WriteMsg(m); err != nil {
 			return err
@@ -201,7 +202,7 @@ func (zd *zoneData) deltaRRs(serial uint32, recs []Record) ([]mdns.RR, bool) {
 
 // notifyIn acknowledges a NOTIFY (RFC 1996) for a zone served here; as the
 // primary there is nothing to refresh.
-func (s *Server) notifyIn(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *mdns.OPT, _ bool) {
+func (s *Server) notifyIn(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *mdns.OPT) {
 	if s.snap.Load().zones[strings.ToLower(req.Question[0].Name)] == nil {
 		s.finish(w, req, rp, opt, mdns.RcodeNotAuth)
 		return

@@ -72,12 +72,20 @@ func (e *Engine) apply(ctx context.Context, epoch int64, p PoolState, r *poolRun
 	for k, v := range mv.data {
 		data[k] = v
 	}
-	data["from"], data["to"], data["address"] = from, mv.to.Name, addrString(mv.to)
+	data["to"], data["address"] = mv.to.Name, addrString(mv.to)
+	if from != "" {
+		data["from"] = from
+	}
 	if p.Record != "" {
 		data["record"] = p.Record
 	}
-	msg := fmt.Sprintf("pool %s %s to %s", p.Name, mv.verb(), mv.to.Name)
-	if from != "" {
+	var msg string
+	switch {
+	case mv.kind == KindActivated:
+		msg = fmt.Sprintf("pool %s activated with %s", p.Name, mv.to.Name)
+	case from == "":
+		msg = fmt.Sprintf("pool %s %s to %s", p.Name, mv.verb(), mv.to.Name)
+	default:
 		msg = fmt.Sprintf("pool %s %s from %s to %s", p.Name, mv.verb(), from, mv.to.Name)
 	}
 	if p.Record != "" {

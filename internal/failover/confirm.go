@@ -88,13 +88,13 @@ func (e *Engine) confirm(ctx context.Context, p PoolState, r *poolRun, active Me
 	})
 }
 
-// freshVerdict returns the episode's latest verdict on member if it is at
-// most Config.Reconfirm old.
-func (e *Engine) freshVerdict(r *poolRun, member int64, now time.Time) *verdict {
+// freshVerdict returns the episode's latest verdict on m's probe target if
+// it is at most Config.Reconfirm old.
+func (e *Engine) freshVerdict(r *poolRun, m MemberState, now time.Time) *verdict {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v := r.verdict
-	if v == nil || v.member != member || now.Sub(v.finished) > e.cfg.Reconfirm {
+	if v == nil || v.member != m.ID || v.target != m.ProbeURL || now.Sub(v.finished) > e.cfg.Reconfirm {
 		return nil
 	}
 	return v

@@ -53,12 +53,21 @@ func (e *Engine) decide(ctx context.Context, epoch int64, p PoolState, r *poolRu
 		return false, nil
 	}
 	age := silence.Round(time.Millisecond)
-	data := map[string]any{"member": active.Name, "heartbeat_age": age.String(), "delay": p.Delay.String()}
+	data := map[string]any{"member": active.Name, "silence": age.String(), "delay": p.Delay.String()}
 	why := fmt.Sprintf("%s sent no heartbeat for %s (delay %s)", active.Name, age, p.Delay)
+	switch {
+	case active.LastBeat.IsZero():
+		data["heartbeat_age"] = "never"
+	default:
+		data["heartbeat_age"] = now.Sub(active.LastBeat).Round(time.Millisecond).String()
+	}
+	if !active.LastBeat.After(e.started) {
+		why += ", counted from this server's start"
+	}
 	if active.ProbeURL == "" {
 		data["confirmation"] = "none: no probe URL, heartbeat loss decides"
 	} else {
-		v := e.freshVerdict(r, active.ID, now)
+		v := e.freshVerdict(r, active, now)
 		if v == nil {
 			if !r.ep.confirming {
 				r.ep.confirming = true
@@ -94,11 +103,13 @@ func (e *Engine) decide(ctx context.Context, epoch int64, p PoolState, r *poolRu
 		return false, nil
 	case pick.best == nil:
 		w := pick.waiting[0]
-		return false, e.hold(ctx, p, r, active, data, fmt.Sprintf("%s; waiting for %s to settle (healthy for %s of %s)",
+		e.hold(ctx, p, r, active, data, fmt.Sprintf("%s; waiting for %s to settle (healthy for %s of %s)",
 			why, w.Name, healthyFor(w, now), e.cfg.Settle))
+		return false, nil
 	case !r.lastCut.IsZero() && now.Sub(r.lastCut) < e.cfg.MinCutInterval:
-		return false, e.hold(ctx, p, r, active, data, fmt.Sprintf("%s; the last cut was %s ago (minimum interval %s)",
+		e.hold(ctx, p, r, active, data, fmt.Sprintf("%s; the last cut was %s ago (minimum interval %s)",
 			why, now.Sub(r.lastCut).Round(time.Millisecond), e.cfg.MinCutInterval))
+		return false, nil
 	}
 	data["standby"] = pick.best.Name
 	data["standby_reason"] = pick.reason
@@ -109,12 +120,11 @@ func (e *Engine) decide(ctx context.Context, epoch int64, p PoolState, r *poolRu
 }
 
 // hold reports, once per episode, that a confirmed cut has to wait.
-func (e *Engine) hold(ctx context.Context, p PoolState, r *poolRun, active MemberState, data map[string]any, msg string) error {
+func (e *Engine) hold(ctx context.Context, p PoolState, r *poolRun, active MemberState, data map[string]any, msg string) {
 	if !r.ep.held {
 		r.ep.held = true
 		e.emit(ctx, KindHeld, p.Name, active.Name, "cut held: "+msg, data)
 	}
-	return nil
 }
 
 // activate gives a pool without an active member its best healthy member,

@@ -92,13 +92,15 @@ type discardEvents struct{}
 
 func (discardEvents) Emit(context.Context, api.Event) {}
 
-// Run steps every Config.Tick until ctx ends, then waits for the
-// confirmations and hooks in flight (each bounded by its timeout). A step's
-// errors are logged, not returned: the next tick tries again.
+// Run steps every Config.Tick until ctx ends, then releases the lease (see
+// LeaseReleaser) and waits for the confirmations and hooks in flight, each
+// bounded by its timeout. A step's errors are logged, not returned: the
+// next tick tries again.
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	defer e.bg.Wait()
+	defer e.release(ctx)
 	var last string
 	for {
 		err := e.Step(ctx)
@@ -116,6 +118,22 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// release gives the lease up if this engine holds it and can.
+func (e *Engine) release(ctx context.Context) {
+	e.stepMu.Lock()
+	defer e.stepMu.Unlock()
+	rl, ok := e.cfg.Lease.(LeaseReleaser)
+	if !ok || e.epoch == 0 {
+		return
+	}
+	e.epoch = 0
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := rl.Release(ctx); err != nil {
+		e.log.Warn("release failover lease", "err", err)
 	}
 }
 

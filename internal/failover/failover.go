@@ -121,7 +121,8 @@ type Source interface {
 	Members(ctx context.Context, poolID int64) ([]MemberState, error)
 }
 
-// Prober probes a member's service from the server.
+// Prober probes a member's service from the server. It must be safe for
+// concurrent use: pools are confirmed in parallel.
 type Prober interface {
 	// Probe returns nil when target answers: a TCP connection is accepted,
 	// or an HTTP(S) request gets a 2xx or 3xx status. It bounds its own time
@@ -129,7 +130,8 @@ type Prober interface {
 	Probe(ctx context.Context, target string) error
 }
 
-// Witnesses asks other members' agents to probe a service.
+// Witnesses asks other members' agents to probe a service. It must be safe
+// for concurrent use: pools are confirmed in parallel.
 type Witnesses interface {
 	// Probe asks the agents of the pool's healthy members, except those in
 	// exclude, to probe target, and returns the observations of those that
@@ -138,7 +140,8 @@ type Witnesses interface {
 	Probe(ctx context.Context, poolID int64, exclude []int64, target string) []Observation
 }
 
-// Publisher points failover records at addresses.
+// Publisher points failover records at addresses. The engine calls it from
+// one goroutine at a time.
 type Publisher interface {
 	// Publish makes pool.Record resolve to addr alone: an A record for an
 	// IPv4 address or AAAA for IPv6 (removing address records of the other
@@ -150,7 +153,8 @@ type Publisher interface {
 	Publish(ctx context.Context, pool PoolState, addr netip.Addr) error
 }
 
-// State stores the engine's decisions.
+// State stores the engine's decisions. The engine calls it from one
+// goroutine at a time.
 type State interface {
 	// SetActive records memberID as the active member of poolID and, when
 	// banner is non-nil, the pool's failover banner (nil keeps the current
@@ -159,7 +163,8 @@ type State interface {
 	SetActive(ctx context.Context, poolID, memberID int64, banner *api.Banner, epoch int64) error
 }
 
-// Events records what the engine decided.
+// Events records what the engine decided. It must be safe for concurrent
+// use: hook results are emitted from their own goroutines.
 type Events interface {
 	// Emit appends e. It reports no error: the decision it describes has
 	// been acted on already, so a failure to store it is the
@@ -176,7 +181,15 @@ type Lease interface {
 	Acquire(ctx context.Context) (int64, error)
 }
 
-// Hooks calls URL hooks: the engine itself speaks no HTTP.
+// LeaseReleaser may be implemented by a Lease. When Run stops while leading,
+// it calls Release so that another replica can take over at once rather
+// than after the lease's TTL.
+type LeaseReleaser interface {
+	Release(ctx context.Context) error
+}
+
+// Hooks calls URL hooks: the engine itself speaks no HTTP. It must be safe
+// for concurrent use.
 type Hooks interface {
 	// CallURL POSTs payload (JSON) to url and returns the response status
 	// and a prefix of its body; err reports a failure to get a response.

@@ -33,6 +33,7 @@ type world struct {
 	storeEpoch int64 // what SetActive accepts
 	publishErr error
 	hookCalls  []string
+	released   int // Release calls
 }
 
 type fakeMember struct {
@@ -94,7 +95,10 @@ func (w *world) kill(pool int64, names ...string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range names {
-		w.member(pool, n).alive = false
+		m := w.member(pool, n)
+		if m.alive {
+			m.alive, m.beat = false, time.Now()
+		}
 	}
 }
 
@@ -141,6 +145,8 @@ func (w *world) Members(ctx context.Context, poolID int64) ([]MemberState, error
 		}
 		s := m.MemberState
 		switch age := now.Sub(m.beat); {
+		case m.beat.IsZero():
+			s.Status, m.since = api.StatusPending, nil
 		case age <= 4*time.Second:
 			s.Status = api.StatusHealthy
 			if m.since == nil {
@@ -154,7 +160,9 @@ func (w *world) Members(ctx context.Context, poolID int64) ([]MemberState, error
 		default:
 			s.Status, m.since = api.StatusDown, nil
 		}
-		s.LastBeat = later(m.beat, w.grace)
+		if !m.beat.IsZero() {
+			s.LastBeat = later(m.beat, w.grace)
+		}
 		out = append(out, s)
 	}
 	return out, nil
@@ -235,6 +243,13 @@ func (w *world) Acquire(ctx context.Context) (int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.leaseEpoch, nil
+}
+
+func (w *world) Release(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.released++
+	return nil
 }
 
 func (w *world) CallURL(ctx context.Context, url string, payload []byte) (int, string, error) {

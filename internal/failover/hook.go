@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -51,16 +52,12 @@ func isURLHook(hook string) bool {
 // KindHook event. It never blocks the caller; the hook gets
 // Config.HookTimeout and outlives ctx's cancellation.
 func (e *Engine) startHook(ctx context.Context, p PoolState, payload hookPayload) {
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return // a struct of strings always marshals
-	}
 	ctx = context.WithoutCancel(ctx)
 	e.bg.Go(func() {
 		hctx, cancel := context.WithTimeout(ctx, e.cfg.HookTimeout)
 		defer cancel()
 		start := e.cfg.Now()
-		res := e.runHook(hctx, p.Hook, raw)
+		res := e.runHook(hctx, p.Hook, payload)
 		res.Trigger = payload.Event
 		res.DurationMS = e.cfg.Now().Sub(start).Milliseconds()
 		msg := fmt.Sprintf("hook %s for pool %s (%s to %s) ", p.Hook, p.Name, payload.Event, payload.To)
@@ -77,7 +74,8 @@ func (e *Engine) startHook(ctx context.Context, p PoolState, payload hookPayload
 }
 
 // runHook runs one hook with payload.
-func (e *Engine) runHook(ctx context.Context, hook string, payload []byte) hookResult {
+func (e *Engine) runHook(ctx context.Context, hook string, p hookPayload) hookResult {
+	payload, _ := json.Marshal(p) // strings and a time always marshal
 	if isURLHook(hook) {
 		res := hookResult{Hook: hook, Type: "url"}
 		if e.cfg.Hooks == nil {
@@ -95,12 +93,31 @@ func (e *Engine) runHook(ctx context.Context, hook string, payload []byte) hookR
 		}
 		return res
 	}
-	return runCommand(ctx, hook, payload)
+	return runCommand(ctx, hook, payload, hookEnv(p))
 }
 
-// runCommand executes path (no shell, no arguments) with payload on stdin
-// and keeps the start of its combined output.
-func runCommand(ctx context.Context, path string, payload []byte) hookResult {
+// hookEnv is a hook command's whole environment: the server's PATH and the
+// payload's main fields, but nothing else of the server's (it may hold
+// credentials).
+func hookEnv(p hookPayload) []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	return []string{
+		"PATH=" + path,
+		"POOLCTL_EVENT=" + p.Event,
+		"POOLCTL_POOL=" + p.Pool,
+		"POOLCTL_RECORD=" + p.Record,
+		"POOLCTL_FROM=" + p.From,
+		"POOLCTL_TO=" + p.To,
+		"POOLCTL_ADDRESS=" + p.Address,
+	}
+}
+
+// runCommand executes path (no shell, no arguments) in environment env with
+// payload on stdin, and keeps the start of its combined output.
+func runCommand(ctx context.Context, path string, payload []byte, env []string) hookResult {
 	res := hookResult{Hook: path, Type: "command"}
 	if !filepath.IsAbs(path) {
 		res.Error = "a hook command must be an absolute path"
@@ -109,6 +126,7 @@ func runCommand(ctx context.Context, path string, payload []byte) hookResult {
 	var out capped
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Stdin = bytes.NewReader(payload)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Second // do not wait for children holding the output open
 	err := cmd.Run()

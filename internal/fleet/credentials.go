@@ -244,9 +244,12 @@ func (s *Service) Enroll(ctx context.Context, in api.EnrollRequest, from netip.A
 		}
 	}
 	s.agents[m.TokenHash] = m.ID
+	_, known := s.live[m.ID]
 	s.mu.Unlock()
-	if err := s.reload(ctx); err != nil {
-		s.log.Warn("reload after enrolment", "err", err)
+	if !known { // added through another replica
+		if err := s.reload(ctx); err != nil {
+			s.log.Warn("reload after enrolment", "err", err)
+		}
 	}
 	s.Emit(ctx, api.Event{Kind: "member.enrolled", Pool: m.Pool, Member: m.Name,
 		Message: fmt.Sprintf("member %s enrolled from %s (host %q)", m.Name, from, in.Hostname)})

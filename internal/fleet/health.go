@@ -28,6 +28,10 @@ type liveMember struct {
 	lastNetAt    time.Time
 	jobsPending  int
 	sendFacts    bool
+	// Operator-set fields the failover engine reads every tick.
+	address  string
+	priority int
+	probeURL string
 }
 
 // Evaluate is the one rule that turns a member's heartbeat age into its
@@ -107,6 +111,7 @@ func (s *Service) reload(ctx context.Context) error {
 			l.metrics = m.Metrics
 		}
 		l.pool, l.name = m.Pool, m.Name
+		l.address, l.priority, l.probeURL = m.Address, m.Priority, m.ProbeURL
 		l.interval = m.HeartbeatInterval
 		if l.interval <= 0 {
 			l.interval = DefaultHeartbeatInterval
@@ -196,8 +201,14 @@ func (s *Service) record(ctx context.Context, changes []Change) {
 type Health struct {
 	MemberID     int64
 	Pool, Member string
+	Address      string
+	Priority     int
+	ProbeURL     string
 	Status       string
 	LastBeat     time.Time // zero if never
+	// Since is the later of LastBeat and the server's start (restart grace):
+	// silence is counted from here.
+	Since        time.Time
 	HealthySince *time.Time
 	Interval     time.Duration
 }
@@ -209,8 +220,9 @@ func (s *Service) MemberHealth(poolID int64) []Health {
 	var out []Health
 	for _, l := range s.live {
 		if l.poolID == poolID {
-			out = append(out, Health{MemberID: l.id, Pool: l.pool, Member: l.name, Status: l.status,
-				LastBeat: l.lastBeat, HealthySince: l.healthySince, Interval: l.interval})
+			out = append(out, Health{MemberID: l.id, Pool: l.pool, Member: l.name, Address: l.address,
+				Priority: l.priority, ProbeURL: l.probeURL, Status: l.status, LastBeat: l.lastBeat,
+				Since: l.base, HealthySince: l.healthySince, Interval: l.interval})
 		}
 	}
 	return out

@@ -242,3 +242,36 @@ func (s *Service) expireLeases(ctx context.Context) {
 		}
 	}
 }
+
+// RunInternal queues a job for a member without an event (the engines'
+// own short-lived jobs, such as witness probes) and waits until it ends or
+// ctx does; an unfinished job is cancelled then.
+func (s *Service) RunInternal(ctx context.Context, memberID int64, kind string, args any) (api.Job, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return api.Job{}, err
+	}
+	j := store.Job{MemberID: memberID}
+	j.Kind, j.Args, j.MaxAttempts = kind, raw, 1
+	if err := s.st.CreateJob(context.WithoutCancel(ctx), &j, s.now()); err != nil {
+		return api.Job{}, err
+	}
+	s.wakeJobs(memberID)
+	for {
+		cur, err := s.st.GetJob(context.WithoutCancel(ctx), j.ID)
+		if err != nil {
+			return api.Job{}, err
+		}
+		if cur.FinishedAt != nil {
+			return cur.Job, nil
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			_, _ = s.st.CancelJob(context.WithoutCancel(ctx), j.ID, s.now())
+			return cur.Job, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -85,7 +85,8 @@ func (s *Service) AddMember(ctx context.Context, pool string, in api.MemberCreat
 	}
 	s.mu.Lock()
 	s.live[m.ID] = &liveMember{id: m.ID, poolID: p.ID, pool: p.Name, name: m.Name, status: api.StatusPending,
-		interval: m.HeartbeatInterval, timeout: timeoutFor(p.HeartbeatTimeout, m.HeartbeatInterval)}
+		interval: m.HeartbeatInterval, timeout: timeoutFor(p.HeartbeatTimeout, m.HeartbeatInterval),
+		address: m.Address, priority: m.Priority, probeURL: m.ProbeURL}
 	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: "member.added", Pool: p.Name, Member: m.Name,
 		Message: fmt.Sprintf("member %s (%s) added to pool %s; enrolment secret valid until %s", m.Name, m.Address, p.Name, sec.ExpiresAt.UTC().Format(time.RFC3339))})
@@ -194,6 +195,11 @@ func (s *Service) UpdateMember(ctx context.Context, pool, member string, in api.
 	if err := s.st.UpdateMember(ctx, &m, s.now()); err != nil {
 		return api.Member{}, err
 	}
+	s.mu.Lock()
+	if l := s.live[m.ID]; l != nil {
+		l.address, l.priority, l.probeURL = m.Address, m.Priority, m.ProbeURL
+	}
+	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: "member.updated", Pool: pool, Member: member,
 		Message: fmt.Sprintf("member %s changed: %s", member, strings.Join(changed, ", "))})
 	s.overlay(&m)

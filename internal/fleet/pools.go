@@ -18,11 +18,16 @@ const (
 	MaxFailoverDelay = 600 * time.Second
 )
 
-// RecordChecker confirms that a failover record belongs to a served zone.
-// The zone service implements it; nil skips the check.
+// RecordChecker confirms that a failover record belongs to a served zone and
+// removes a pool's published record. The zone service implements it; nil
+// skips both.
 type RecordChecker interface {
 	CheckFailoverRecord(ctx context.Context, fqdn string) error
+	Unpublish(ctx context.Context, managed string) error
 }
+
+// ManagedTag marks the DNS records poolctl publishes for a pool.
+func ManagedTag(pool string) string { return "pool:" + pool }
 
 // SetRecordChecker installs the check run on pools' failover records.
 func (s *Service) SetRecordChecker(rc RecordChecker) { s.records = rc }
@@ -188,6 +193,11 @@ func (s *Service) DeletePool(ctx context.Context, name string, force bool) (api.
 	removed, err := s.st.DeletePool(ctx, p.ID, s.now())
 	if err != nil {
 		return api.PoolDeleteResult{}, err
+	}
+	if s.records != nil {
+		if err := s.records.Unpublish(ctx, ManagedTag(name)); err != nil {
+			s.log.Warn("remove failover record of deleted pool", "pool", name, "err", err)
+		}
 	}
 	if removed == nil {
 		removed = []string{}

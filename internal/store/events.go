@@ -19,7 +19,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *api.Event) error {
 	if len(e.Data) > 0 {
 		data = string(e.Data)
 	}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO events (at, kind, pool, member, message, data) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`,
+	err := s.w.QueryRowContext(ctx, `INSERT INTO events (at, kind, pool, member, message, data) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`,
 		ms(e.Time), e.Kind, e.Pool, e.Member, e.Message, data).Scan(&e.ID)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Kind, err)

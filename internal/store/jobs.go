@@ -51,7 +51,7 @@ func (s *Store) CreateJob(ctx context.Context, j *Job, now time.Time) error {
 	if args == "" {
 		args = "{}"
 	}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO jobs (member_id, kind, args, status, max_attempts, created_at)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO jobs (member_id, kind, args, status, max_attempts, created_at)
 		VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`, j.MemberID, j.Kind, args, j.Status, j.MaxAttempts, ms(now)).Scan(&j.ID)
 	return classify(err, "job")
 }
@@ -192,7 +192,7 @@ func (s *Store) FinishJob(ctx context.Context, id, memberID int64, ok bool, resu
 
 // CancelJob cancels a queued or running job.
 func (s *Store) CancelJob(ctx context.Context, id int64, now time.Time) (Job, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET status='cancelled', finished_at=$1, lease_until=NULL, error='cancelled by operator'
+	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET status='cancelled', finished_at=$1, lease_until=NULL, error='cancelled by operator'
 		WHERE id=$2 AND status IN ('queued','running')`, ms(now), id)
 	if err != nil {
 		return Job{}, fmt.Errorf("cancel job %d: %w", id, err)
@@ -302,7 +302,7 @@ func (s *Store) RenewJobLeases(ctx context.Context, memberIDs []int64, until tim
 		if !holding[id] {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE jobs SET lease_until=$1 WHERE member_id=$2 AND status='running' AND lease_until < $1`, ms(until), id); err != nil {
+		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET lease_until=$1 WHERE member_id=$2 AND status='running' AND lease_until < $1`, ms(until), id); err != nil {
 			return fmt.Errorf("renew job leases: %w", err)
 		}
 	}

@@ -48,7 +48,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 
 // ReleaseLease gives the lease up if holder has it.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2`, name, holder)
+	_, err := s.w.ExecContext(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2`, name, holder)
 	return err
 }
 

@@ -170,7 +170,7 @@ func (s *Store) ListMembers(ctx context.Context, poolID int64) ([]Member, error)
 // UpdateMember writes the operator-set fields of m.
 func (s *Store) UpdateMember(ctx context.Context, m *Member, now time.Time) error {
 	m.UpdatedAt = now.UTC()
-	res, err := s.db.ExecContext(ctx, `UPDATE members SET address=$1, allowed_cidrs=$2, probe_url=$3, location=$4,
+	res, err := s.w.ExecContext(ctx, `UPDATE members SET address=$1, allowed_cidrs=$2, probe_url=$3, location=$4,
 		role=$5, priority=$6, shell_enabled=$7, updated_at=$8 WHERE id=$9`,
 		m.Address, jsonText(m.AllowedCIDRs), m.ProbeURL, jsonText(m.Location), m.Role, m.Priority, m.ShellEnabled, ms(now), m.ID)
 	return mustAffect(res, err, fmt.Sprintf("member %q", m.Name))
@@ -285,7 +285,7 @@ func (s *Store) ApplyHeartbeats(ctx context.Context, batch []HeartbeatUpdate) er
 
 // SetMemberStatus records a health transition.
 func (s *Store) SetMemberStatus(ctx context.Context, id int64, status string, healthySince *time.Time, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE members SET status=$1, healthy_since=$2, updated_at=$3 WHERE id=$4`,
+	_, err := s.w.ExecContext(ctx, `UPDATE members SET status=$1, healthy_since=$2, updated_at=$3 WHERE id=$4`,
 		status, msPtr(healthySince), ms(now), id)
 	if err != nil {
 		return fmt.Errorf("set status of member %d: %w", id, err)

@@ -61,7 +61,7 @@ func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
 // Conflict.
 func (s *Store) CreatePool(ctx context.Context, p *Pool, now time.Time) error {
 	p.CreatedAt, p.UpdatedAt = now.UTC(), now.UTC()
-	err := s.db.QueryRowContext(ctx, `INSERT INTO pools (name, preset, description, failover_record, failover_delay_ms,
+	err := s.w.QueryRowContext(ctx, `INSERT INTO pools (name, preset, description, failover_record, failover_delay_ms,
 		ttl, failback, heartbeat_timeout_ms, hook, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id`,
 		p.Name, p.Preset, p.Description, p.FailoverRecord, p.FailoverDelay.Milliseconds(), p.TTL, p.Failback,
@@ -102,7 +102,7 @@ func (s *Store) ListPools(ctx context.Context) ([]Pool, error) {
 // UpdatePool writes the settings of p (not its active member or banner).
 func (s *Store) UpdatePool(ctx context.Context, p *Pool, now time.Time) error {
 	p.UpdatedAt = now.UTC()
-	res, err := s.db.ExecContext(ctx, `UPDATE pools SET description=$1, failover_record=$2, failover_delay_ms=$3,
+	res, err := s.w.ExecContext(ctx, `UPDATE pools SET description=$1, failover_record=$2, failover_delay_ms=$3,
 		ttl=$4, failback=$5, heartbeat_timeout_ms=$6, hook=$7, updated_at=$8 WHERE id=$9`,
 		p.Description, p.FailoverRecord, p.FailoverDelay.Milliseconds(), p.TTL, p.Failback,
 		p.HeartbeatTimeout.Milliseconds(), p.Hook, ms(now), p.ID)
@@ -140,7 +140,7 @@ func (s *Store) SetActiveMember(ctx context.Context, poolID, memberID int64, ban
 
 // ClearBanner removes a pool's failover banner (acknowledged).
 func (s *Store) ClearBanner(ctx context.Context, poolID int64, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE pools SET banner=NULL, updated_at=$1 WHERE id=$2`, ms(now), poolID)
+	res, err := s.w.ExecContext(ctx, `UPDATE pools SET banner=NULL, updated_at=$1 WHERE id=$2`, ms(now), poolID)
 	return mustAffect(res, err, fmt.Sprintf("pool %d", poolID))
 }
 

@@ -69,7 +69,7 @@ func (s *Store) ListSamples(ctx context.Context, memberID int64, res time.Durati
 
 // PruneSamples deletes samples of a resolution older than before.
 func (s *Store) PruneSamples(ctx context.Context, res time.Duration, before time.Time) (int64, error) {
-	r, err := s.db.ExecContext(ctx, `DELETE FROM member_samples WHERE resolution_s = $1 AND at < $2`, int(res/time.Second), ms(before))
+	r, err := s.w.ExecContext(ctx, `DELETE FROM member_samples WHERE resolution_s = $1 AND at < $2`, int(res/time.Second), ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("prune samples: %w", err)
 	}

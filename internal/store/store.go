@@ -40,7 +40,8 @@ const (
 // Store is the SQL state of one poolctl installation. It is safe for
 // concurrent use.
 type Store struct {
-	db      *sql.DB
+	db      *sql.DB // reads
+	w       *sql.DB // writes: the same handle on PostgreSQL, one connection on SQLite
 	dialect Dialect
 }
 
@@ -52,7 +53,7 @@ var migrations embed.FS
 // else is a SQLite file path (created if missing).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	var (
-		db      *sql.DB
+		db, w   *sql.DB
 		dialect Dialect
 		err     error
 	)
@@ -83,14 +84,28 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
+		// SQLite has one writer at a time. Writers that contend for its
+		// lock back off by sleeping, which wrecks throughput and latency;
+		// queueing them for one connection in Go is fair and fast.
+		w, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxIdleTime(0)
 	}
-	s := &Store{db: db, dialect: dialect}
+	if w == nil {
+		w = db
+	}
+	s := &Store{db: db, w: w, dialect: dialect}
 	if err := s.ping(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -118,7 +133,12 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.w != s.db {
+		s.w.Close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -136,7 +156,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(gd, s.db, fsys)
+	p, err := goose.NewProvider(gd, s.w, fsys)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
@@ -177,7 +197,7 @@ func dialectFS(src fs.FS, d Dialect) (fs.FS, error) {
 
 // tx runs fn in a transaction, committing when fn returns nil.
 func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}

@@ -37,7 +37,7 @@ func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 // CreateToken stores a new token.
 func (s *Store) CreateToken(ctx context.Context, t *Token, now time.Time) error {
 	t.CreatedAt = now.UTC()
-	err := s.db.QueryRowContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, scope, created_at, expires_at)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, scope, created_at, expires_at)
 		VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`, t.Name, t.Prefix, t.Hash, t.Scope, ms(now), msPtr(t.ExpiresAt)).Scan(&t.ID)
 	return classify(err, fmt.Sprintf("token %q", t.Name))
 }
@@ -50,7 +50,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) {
 
 // TouchToken records a use of the token (callers throttle this).
 func (s *Store) TouchToken(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at=$1 WHERE id=$2`, ms(now), id)
+	_, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at=$1 WHERE id=$2`, ms(now), id)
 	return err
 }
 
@@ -74,6 +74,6 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a live token.
 func (s *Store) RevokeToken(ctx context.Context, id int64, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at=$1 WHERE id=$2 AND revoked_at IS NULL`, ms(now), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET revoked_at=$1 WHERE id=$2 AND revoked_at IS NULL`, ms(now), id)
 	return mustAffect(res, err, fmt.Sprintf("token %d", id))
 }

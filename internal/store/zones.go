@@ -110,7 +110,7 @@ func (s *Store) ListZones(ctx context.Context) ([]Zone, error) {
 
 // DeleteZone deletes a zone, its records and journal.
 func (s *Store) DeleteZone(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM zones WHERE id = $1`, id)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM zones WHERE id = $1`, id)
 	return mustAffect(res, err, fmt.Sprintf("zone %d", id))
 }
 

@@ -597,8 +597,9 @@ func (s *Service) CheckFailoverRecord(ctx context.Context, fqdn string) error {
 }
 
 // PublishAddress points fqdn at addr (A for IPv4, AAAA for IPv6) with ttl,
-// replacing the address records tagged managed and nothing else. It is
-// idempotent: publishing the current address changes nothing.
+// replacing the address records tagged managed (at that name or, after the
+// record was renamed, elsewhere) and nothing else. It is idempotent:
+// publishing the current address changes nothing.
 func (s *Service) PublishAddress(ctx context.Context, fqdn string, ttl int, addr netip.Addr, managed string) error {
 	fqdn = strings.TrimSuffix(strings.ToLower(fqdn), ".")
 	z, err := s.findZone(ctx, fqdn)
@@ -613,27 +614,37 @@ func (s *Service) PublishAddress(ctx context.Context, fqdn string, ttl int, addr
 	_, _, err = s.edit(ctx, z.Name, change{
 		managed: managed,
 		drop: func(r store.Record) bool {
-			if r.Managed != managed || r.Name != fqdn+"." {
+			if r.Managed != managed {
 				return false
 			}
-			if r.Type == typ && r.Value == addr.String() && int(r.TTL) == ttl {
+			if r.Name == fqdn+"." && r.Type == typ && r.Value == addr.String() && int(r.TTL) == ttl {
 				return false // already published: the addition below is skipped
 			}
-			return r.Type == "A" || r.Type == "AAAA"
+			return true
 		},
 		add: []dns.Record{{Name: fqdn + ".", Type: typ, TTL: uint32(ttl), Data: addr.String()}},
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.unpublishExcept(ctx, managed, z.Name)
 }
 
 // Unpublish removes the records tagged managed (pool deleted, record
 // changed).
 func (s *Service) Unpublish(ctx context.Context, managed string) error {
+	return s.unpublishExcept(ctx, managed, "")
+}
+
+func (s *Service) unpublishExcept(ctx context.Context, managed, keepZone string) error {
 	zs, err := s.st.ListZones(ctx)
 	if err != nil {
 		return err
 	}
 	for _, z := range zs {
+		if z.Name == keepZone {
+			continue
+		}
 		if _, _, err := s.edit(ctx, z.Name, change{drop: func(r store.Record) bool { return r.Managed == managed }}); err != nil {
 			return err
 		}

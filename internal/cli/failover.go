@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/failover"
+	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/zones"
+)
+
+// The adapters below connect the failover engine to the fleet service, the
+// store and the zone service; the engine itself knows none of them.
+
+const failoverLease = "failover"
+
+type foSource struct {
+	st *store.Store
+	fl *fleet.Service
+}
+
+func (a foSource) Pools(ctx context.Context) ([]failover.PoolState, error) {
+	ps, err := a.st.ListPools(ctx)
+	out := make([]failover.PoolState, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, failover.PoolState{ID: p.ID, Name: p.Name, Record: p.FailoverRecord, Delay: p.FailoverDelay,
+			TTL: p.TTL, Failback: p.Failback, Hook: p.Hook, ActiveMemberID: p.ActiveMemberID})
+	}
+	return out, err
+}
+
+func (a foSource) Members(ctx context.Context, poolID int64) ([]failover.MemberState, error) {
+	hs := a.fl.MemberHealth(poolID)
+	out := make([]failover.MemberState, 0, len(hs))
+	for _, h := range hs {
+		addr, _ := netip.ParseAddr(h.Address)
+		out = append(out, failover.MemberState{ID: h.MemberID, Name: h.Member, Address: addr, Priority: h.Priority,
+			ProbeURL: h.ProbeURL, Status: h.Status, LastBeat: h.Since, HealthySince: h.HealthySince})
+	}
+	return out, nil
+}
+
+type foState struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+func (a foState) SetActive(ctx context.Context, poolID, memberID int64, banner *api.Banner, epoch int64) error {
+	err := a.st.SetActiveMember(ctx, poolID, memberID, banner, failoverLease, epoch, a.now())
+	if errors.Is(err, store.ErrFenced) {
+		return fmt.Errorf("%w: %v", failover.ErrFenced, err)
+	}
+	return err
+}
+
+type foPublisher struct{ z *zones.Service }
+
+func (a foPublisher) Publish(ctx context.Context, p failover.PoolState, addr netip.Addr) error {
+	return a.z.PublishAddress(ctx, p.Record, p.TTL, addr, fleet.ManagedTag(p.Name))
+}
+
+type foEvents struct{ fl *fleet.Service }
+
+func (a foEvents) Emit(ctx context.Context, e api.Event) { a.fl.Emit(ctx, e) }
+
+type foLease struct {
+	st     *store.Store
+	holder string
+	now    func() time.Time
+}
+
+func (a foLease) Acquire(ctx context.Context) (int64, error) {
+	return a.st.AcquireLease(ctx, failoverLease, a.holder, 15*time.Second, a.now())
+}
+
+func (a foLease) Release(ctx context.Context) error { return a.st.ReleaseLease(ctx, failoverLease, a.holder) }
+
+// foWitnesses asks the other healthy members' agents to probe a target
+// through the jobs channel (job kind probe.check).
+type foWitnesses struct{ fl *fleet.Service }
+
+func (a foWitnesses) Probe(ctx context.Context, poolID int64, exclude []int64, target string) []failover.Observation {
+	skip := map[int64]bool{}
+	for _, id := range exclude {
+		skip[id] = true
+	}
+	var (
+		mu  sync.Mutex
+		out []failover.Observation
+		wg  sync.WaitGroup
+	)
+	for _, h := range a.fl.MemberHealth(poolID) {
+		if skip[h.MemberID] || h.Status != api.StatusHealthy {
+			continue
+		}
+		wg.Add(1)
+		go func(h fleet.Health) {
+			defer wg.Done()
+			j, err := a.fl.RunInternal(ctx, h.MemberID, "probe.check", map[string]string{"target": target})
+			if err != nil || j.Status != api.JobSucceeded {
+				return // no answer: not counted
+			}
+			var res struct {
+				OK     bool   `json:"ok"`
+				Detail string `json:"detail"`
+			}
+			if json.Unmarshal(j.Result, &res) != nil {
+				return
+			}
+			mu.Lock()
+			out = append(out, failover.Observation{Observer: h.Member, OK: res.OK, Detail: res.Detail})
+			mu.Unlock()
+		}(h)
+	}
+	wg.Wait()
+	return out
+}
+
+// foHooks POSTs hook payloads.
+type foHooks struct{ c *http.Client }
+
+func (a foHooks) CallURL(ctx context.Context, url string, payload []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "poolctl/"+Version)
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b), nil
+}
+
+// foAPI serves make-active for the API.
+type foAPI struct {
+	e  *failover.Engine
+	fl *fleet.Service
+}
+
+func (a foAPI) MakeActive(ctx context.Context, pool, member string, force bool) (api.Pool, error) {
+	if err := a.e.MakeActive(ctx, pool, member, force); err != nil {
+		return api.Pool{}, err
+	}
+	return a.fl.Pool(ctx, pool)
+}
+
+func replicaID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
