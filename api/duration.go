@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -26,14 +27,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("invalid duration %q: %w", s, err)
+			// A type error lets encoding/json name the field.
+			return &json.UnmarshalTypeError{Value: fmt.Sprintf("%q (want a duration like 30s)", s), Type: reflect.TypeOf(*d)}
 		}
 		*d = Duration(v)
 		return nil
 	}
 	var n float64
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("duration must be a string like \"30s\" or a number of seconds")
+		return &json.UnmarshalTypeError{Value: string(b) + " (want a duration like \"30s\" or seconds)", Type: reflect.TypeOf(*d)}
 	}
 	*d = Duration(n * float64(time.Second))
 	return nil

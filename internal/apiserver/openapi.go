@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"github.com/poolctl/poolctl/api"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -10,6 +11,12 @@ import (
 )
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// optionalBody lists the routes whose body may be left out.
+var optionalBody = map[string]bool{
+	"/api/v1/pools/{pool}/members/{member}/enrollment-secret": true,
+	"/api/v1/pools/{pool}/members/{member}/make-active":       true,
+}
 
 // OpenAPI builds the OpenAPI 3.1 document from the route table, with JSON
 // schemas derived from the wire types by reflection.
@@ -34,7 +41,7 @@ func (s *Server) OpenAPI() map[string]any {
 			op["parameters"] = params
 		}
 		if rt.in != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			op["requestBody"] = map[string]any{"required": !optionalBody[rt.path], "content": map[string]any{
 				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.in))}}}
 		}
 		ok := map[string]any{"description": "success"}
@@ -58,9 +65,7 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		paths[rt.path][strings.ToLower(rt.method)] = op
 	}
-	g.schema(reflect.TypeOf(errorBodyType{}))
-	g.defs["ErrorBody"] = g.defs["errorBodyType"]
-	delete(g.defs, "errorBodyType")
+	g.schema(reflect.TypeOf(api.ErrorBody{}))
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
@@ -77,13 +82,6 @@ func (s *Server) OpenAPI() map[string]any {
 			},
 		},
 	}
-}
-
-type errorBodyType struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -5,12 +5,14 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
@@ -80,6 +83,11 @@ func New(d Deps) *Server {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, errMethod(r.Method, r.URL.Path, allow))
+			return
+		}
 		s.writeError(w, r, apperr.New(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
 	return s
@@ -91,6 +99,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	s.mux.ServeHTTP(w, r)
+}
+
+// allowed lists the methods that have a route for r's path.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, rt := range s.routes {
+		if seen[rt.method] {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = rt.method
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			seen[rt.method] = true
+			out = append(out, rt.method)
+		}
+	}
+	return out
+}
+
+// methodError answers 405.
+type methodError struct{ msg string }
+
+func (e methodError) Error() string { return e.msg }
+
+func errMethod(method, path string, allow []string) error {
+	return methodError{fmt.Sprintf("method %s is not allowed on %s; use %s", method, path, strings.Join(allow, ", "))}
 }
 
 type authKind int
@@ -126,6 +161,10 @@ func (s *Server) wrap(rt route) http.Handler {
 				s.writeError(w, r, errors.New("internal error"))
 			}
 		}()
+		if err := checkText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		switch rt.auth {
 		case authAdmin:
 			if err := s.d.Fleet.AuthAdmin(r.Context(), bearer(r)); err != nil {
@@ -173,6 +212,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // statusOf maps error kinds to HTTP status codes: the one place it is done.
 func statusOf(err error) (int, string) {
+	if errors.As(err, new(methodError)) {
+		return http.StatusMethodNotAllowed, "method_not_allowed"
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, "too_large"
@@ -220,26 +262,52 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode reads a JSON body into v: at most limit bytes, no unknown fields,
-// exactly one value.
+// exactly one value, no NUL characters (no database keeps them).
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return apperr.New(apperr.Invalid, "content type %q: send application/json", ct)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return apperr.New(apperr.Invalid, "content type %q: send application/json", ct)
+		}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return apperr.New(apperr.TooLarge, "request body larger than %d bytes", limit)
 		}
-		if errors.Is(err, io.EOF) {
-			return apperr.New(apperr.Invalid, "request body is empty; send a JSON object")
-		}
+		return apperr.Wrap(apperr.Invalid, err, "read request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.Invalid, "request body is empty; send a JSON object")
+	}
+	if bytes.Contains(bytes.ToLower(body), []byte(`\u0000`)) {
+		return apperr.New(apperr.Invalid, "NUL characters (\\u0000) are not allowed in text")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "malformed JSON body")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.New(apperr.Invalid, "malformed JSON body: more than one value")
+	}
+	return nil
+}
+
+// checkText refuses path and query values no database can store: invalid
+// UTF-8 and NUL characters.
+func checkText(r *http.Request) error {
+	bad := func(v string) bool { return !utf8.ValidString(v) || strings.ContainsRune(v, 0) }
+	if bad(r.URL.Path) {
+		return apperr.New(apperr.Invalid, "the request path is not valid UTF-8 text")
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if bad(k) || bad(v) {
+				return apperr.New(apperr.Invalid, "query parameter %q is not valid UTF-8 text", k)
+			}
+		}
 	}
 	return nil
 }

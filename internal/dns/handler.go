@@ -41,8 +41,10 @@ func (s *Server) putReply(rp *reply) {
 	s.replies.Put(rp)
 }
 
-// serve answers one request. miekg has already refused what is not a query
-// or NOTIFY, what has not exactly one question, and what does not unpack.
+// serve answers one request. The caller (servePacket for UDP, miekg's
+// server for TCP) has already refused what is not a query or NOTIFY, what
+// has not exactly one question and what does not unpack, and has verified
+// the TSIG if there is one.
 func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	s.stats.queries.Add(1)
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)

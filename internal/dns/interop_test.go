@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -173,4 +174,42 @@ func testSecondary(t *testing.T, start func(*testing.T, string) *peer, wantLog s
 	if testing.Verbose() {
 		t.Logf("%s log:\n%s", p.name, p.logText())
 	}
+}
+
+// TestDigAndKdigTransfers checks poolctl's signed transfers with the
+// transfer clients of BIND (dig AXFR) and Knot (kdig IXFR), which verify
+// the TSIG of every message.
+func TestDigAndKdigTransfers(t *testing.T) {
+	dig := requirePeer(t, "dig")
+	kdig := requirePeer(t, "kdig")
+	_, v3 := journalZones(t)
+	z := bigZone(t, 3000)
+	s := startServer(t, transferConfig(), z, v3)
+	host, port, _ := strings.Cut(s.Addr(), ":")
+	key := "hmac-sha256:" + strings.TrimSuffix(testKeyName, ".") + ":" + testKeySecret
+
+	out, err := exec.Command(dig, "@"+host, "-p", port, "-y", key, "example.test.", "AXFR").CombinedOutput()
+	text := string(out)
+	wantSize := "XFR size: " + fmtInt(len(z.Records)+1) + " records"
+	if err != nil || !strings.Contains(text, wantSize) || strings.Contains(text, "failed") || strings.Contains(text, "TSIG error") {
+		t.Errorf("dig AXFR: %v; want %q and no failure in:\n%s", err, wantSize, tail(text, 800))
+	}
+	out, err = exec.Command(dig, "@"+host, "-p", port, "example.test.", "AXFR").CombinedOutput()
+	if !strings.Contains(string(out), "Transfer failed") {
+		t.Errorf("unsigned dig AXFR: %v; want it refused:\n%s", err, tail(string(out), 400))
+	}
+
+	out, err = exec.Command(kdig, "@"+host, "-p", port, "-y", key, "j.test.", "IXFR=1").CombinedOutput()
+	text = string(out)
+	if err != nil || !strings.Contains(text, "192.0.2.3") || strings.Contains(text, "failed") || strings.Contains(text, "WARNING") {
+		t.Errorf("kdig IXFR=1: %v; want the journal with b.j.test. 192.0.2.3:\n%s", err, text)
+	}
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
 }

@@ -195,7 +195,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // SetZone atomically adds z to the served snapshot or replaces the zone of
-// the same name. When the zone is new or its serial increased (RFC 1982),
+// the same name (its SOA serial is set to z.Serial unless that is 0; the
+// RRs of an RRset are served with their lowest TTL, RFC 2181 section 5.2).
+// When the zone is new or its serial increased (RFC 1982),
 // the configured secondaries get a NOTIFY. A zone that cannot be built (no
 // SOA, a record that does not parse) is logged and the previous version,
 // if any, stays served; callers validate with [CheckZone] first.

@@ -224,8 +224,8 @@ func (s *Service) Enroll(ctx context.Context, in api.EnrollRequest, from netip.A
 	}
 	token := randomToken(agentPrefix)
 	var pool, member string
-	m, err := s.st.Enroll(ctx, HashToken(in.Secret), HashToken(token), from.String(), s.now(), func(m store.Member) error {
-		pool, member = m.Pool, m.Name
+	note := func(m store.Member) { pool, member = m.Pool, m.Name }
+	m, err := s.st.Enroll(ctx, HashToken(in.Secret), HashToken(token), from.String(), s.now(), note, func(m store.Member) error {
 		if !CIDRsAllow(m.AllowedCIDRs, from) {
 			return apperr.New(apperr.Forbidden, "source address %s is not in the allowed IPs of member %s (%s)", from, m.Name, strings.Join(m.AllowedCIDRs, ", "))
 		}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ func (s *Service) member(ctx context.Context, pool, member string) (store.Pool, 
 		return p, store.Member{}, err
 	}
 	m, err := s.st.GetMember(ctx, p.ID, member)
-	if err != nil {
+	if errors.Is(err, apperr.NotFound) {
 		return p, m, apperr.Wrap(apperr.NotFound, err, "pool %s", pool)
 	}
 	return p, m, err

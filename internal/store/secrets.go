@@ -44,8 +44,9 @@ type Enrollment struct {
 // exists, is unused and unexpired, lets allow decide on the member (source
 // address check), then marks the secret used and stores the agent's token
 // hash, all in one transaction. Refusals are apperr.Forbidden errors with a
-// message saying why; nothing is changed then.
-func (s *Store) Enroll(ctx context.Context, secretHash, tokenHash, from string, now time.Time, allow func(Member) error) (Member, error) {
+// message saying why; nothing is changed then. note, when set, learns the
+// secret's member as soon as it is known, refused or not.
+func (s *Store) Enroll(ctx context.Context, secretHash, tokenHash, from string, now time.Time, note func(Member), allow func(Member) error) (Member, error) {
 	var m Member
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var (
@@ -61,15 +62,18 @@ func (s *Store) Enroll(ctx context.Context, secretHash, tokenHash, from string, 
 		if err != nil {
 			return fmt.Errorf("look up enrolment secret: %w", err)
 		}
+		m, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.id = $1`, memberID))
+		if err != nil {
+			return classify(err, "member of enrolment secret")
+		}
+		if note != nil {
+			note(m)
+		}
 		if used.Valid {
 			return apperr.New(apperr.Forbidden, "enrolment secret was already used at %s; create a new one with `poolctl member secret`", fromMs(used.Int64).Format(time.RFC3339))
 		}
 		if now.UnixMilli() >= expires {
 			return apperr.New(apperr.Forbidden, "enrolment secret expired at %s; create a new one with `poolctl member secret`", fromMs(expires).Format(time.RFC3339))
-		}
-		m, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.id = $1`, memberID))
-		if err != nil {
-			return classify(err, "member of enrolment secret")
 		}
 		if err := allow(m); err != nil {
 			return err

@@ -82,7 +82,7 @@ func TestPoolsAndMembers(t *testing.T) {
 		}
 
 		// Deleting the pool removes the member and tomb-stones its agent token.
-		if _, err := st.Enroll(ctx, "h1", "tok1", "127.0.0.1", t0, func(store.Member) error { return nil }); err != nil {
+		if _, err := st.Enroll(ctx, "h1", "tok1", "127.0.0.1", t0, nil, func(store.Member) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		removed, err := st.DeletePool(ctx, p.ID, t0)
@@ -106,16 +106,16 @@ func TestEnrollOnceOnly(t *testing.T) {
 		allow := func(store.Member) error { return nil }
 
 		// Refused by the source check: nothing changes, the secret stays usable.
-		_, err := st.Enroll(ctx, "secret-hash", "tok", "10.0.0.1", t0, func(store.Member) error {
+		_, err := st.Enroll(ctx, "secret-hash", "tok", "10.0.0.1", t0, nil, func(store.Member) error {
 			return apperr.New(apperr.Forbidden, "wrong source")
 		})
 		wantKind(t, err, apperr.Forbidden)
 		if _, err := st.MemberByToken(ctx, "tok"); !errors.Is(err, apperr.NotFound) {
 			t.Fatalf("refused enrolment left a credential: %v", err)
 		}
-		_, err = st.Enroll(ctx, "wrong", "tok", "127.0.0.1", t0, allow)
+		_, err = st.Enroll(ctx, "wrong", "tok", "127.0.0.1", t0, nil, allow)
 		wantKind(t, err, apperr.Forbidden)
-		_, err = st.Enroll(ctx, "secret-hash", "tok", "127.0.0.1", t0.Add(25*time.Hour), allow)
+		_, err = st.Enroll(ctx, "secret-hash", "tok", "127.0.0.1", t0.Add(25*time.Hour), nil, allow)
 		wantKind(t, err, apperr.Forbidden)
 
 		// Concurrent redemption: exactly one wins.
@@ -128,7 +128,7 @@ func TestEnrollOnceOnly(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				if _, err := st.Enroll(ctx, "secret-hash", "tok"+string(rune('a'+i)), "127.0.0.1", t0, allow); err == nil {
+				if _, err := st.Enroll(ctx, "secret-hash", "tok"+string(rune('a'+i)), "127.0.0.1", t0, nil, allow); err == nil {
 					mu.Lock()
 					wins++
 					mu.Unlock()
@@ -141,7 +141,7 @@ func TestEnrollOnceOnly(t *testing.T) {
 		if wins != 1 {
 			t.Fatalf("got %d successful enrolments, want 1", wins)
 		}
-		_, err = st.Enroll(ctx, "secret-hash", "tok-z", "127.0.0.1", t0, allow)
+		_, err = st.Enroll(ctx, "secret-hash", "tok-z", "127.0.0.1", t0, nil, allow)
 		wantKind(t, err, apperr.Forbidden)
 
 		// A replacement secret re-enrols; the previous credential is retired.
@@ -150,7 +150,7 @@ func TestEnrollOnceOnly(t *testing.T) {
 		if err := st.ReplaceSecret(ctx, &store.Secret{MemberID: m.ID, Hash: "second", ExpiresAt: t0.Add(time.Hour)}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Enroll(ctx, "second", "tok-new", "127.0.0.1", t0, allow); err != nil {
+		if _, err := st.Enroll(ctx, "second", "tok-new", "127.0.0.1", t0, nil, allow); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, ok, _ := st.RemovedAgent(ctx, old); !ok {
