@@ -194,6 +194,11 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	if err := os.WriteFile(filepath.Join(o.Data, "server.url"), []byte(url+"\n"), 0o644); err != nil {
 		return err
 	}
+	if eng.dnsAddr != "" {
+		if err := os.WriteFile(filepath.Join(o.Data, "dns.addr"), []byte(eng.dnsAddr+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

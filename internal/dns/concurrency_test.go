@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,7 @@ func TestQueriesDuringSetZone(t *testing.T) {
 	base := fixtureZone(t)
 	version := func(serial uint32) Zone {
 		z := withSerial(t, base, serial)
-		z.Records = append(z.Records, Record{Name: "flip.example.test.", Type: "TXT", TTL: 60, Data: `"` + fmtInt(int(serial)) + `"`})
+		z.Records = append(z.Records, Record{Name: "flip.example.test.", Type: "TXT", TTL: 60, Data: `"` + strconv.Itoa(int(serial)) + `"`})
 		return z
 	}
 	s := startServer(t, Config{}, version(1))
@@ -46,7 +47,7 @@ func TestQueriesDuringSetZone(t *testing.T) {
 		m := new(mdns.Msg)
 		m.SetQuestion("flip.example.test.", mdns.TypeTXT)
 		r := exchange(t, "udp", s.Addr(), m)
-		if got := r.Answer[0].(*mdns.TXT).Txt[0]; got != fmtInt(int(serial)) {
+		if got := r.Answer[0].(*mdns.TXT).Txt[0]; got != strconv.Itoa(int(serial)) {
 			t.Fatalf("after SetZone(%d): got TXT %q", serial, got)
 		}
 	}

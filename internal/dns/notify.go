@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,4 +131,15 @@ func (n *notifier) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// notifyIn acknowledges a NOTIFY (RFC 1996) for a zone served here; as the
+// primary there is nothing to refresh.
+func (s *Server) notifyIn(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *mdns.OPT) {
+	if s.snap.Load().zones[strings.ToLower(req.Question[0].Name)] == nil {
+		s.finish(w, req, rp, opt, mdns.RcodeNotAuth)
+		return
+	}
+	rp.msg.Authoritative = true
+	s.finish(w, req, rp, opt, mdns.RcodeSuccess)
 }

@@ -199,14 +199,3 @@ func (zd *zoneData) deltaRRs(serial uint32, recs []Record) ([]mdns.RR, bool) {
 	soa.Serial = serial
 	return out, true
 }
-
-// notifyIn acknowledges a NOTIFY (RFC 1996) for a zone served here; as the
-// primary there is nothing to refresh.
-func (s *Server) notifyIn(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *mdns.OPT) {
-	if s.snap.Load().zones[strings.ToLower(req.Question[0].Name)] == nil {
-		s.finish(w, req, rp, opt, mdns.RcodeNotAuth)
-		return
-	}
-	rp.msg.Authoritative = true
-	s.finish(w, req, rp, opt, mdns.RcodeSuccess)
-}

@@ -3,6 +3,7 @@ package dns
 import (
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,22 +38,9 @@ func transferIn(t *testing.T, addr string, m *mdns.Msg, secret string) ([]mdns.R
 func bigZone(t *testing.T, n int) Zone {
 	z := fixtureZone(t)
 	for i := range n {
-		z.Records = append(z.Records, Record{Name: "host" + itoa(i) + ".bulk.example.test.", Type: "TXT", TTL: 300, Data: `"` + strings.Repeat("p", 100) + `"`})
+		z.Records = append(z.Records, Record{Name: "host" + strconv.Itoa(i) + ".bulk.example.test.", Type: "TXT", TTL: 300, Data: `"` + strings.Repeat("p", 100) + `"`})
 	}
 	return z
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestAXFR(t *testing.T) {
@@ -160,7 +148,7 @@ func TestIXFR(t *testing.T) {
 		var out []string
 		for _, rr := range rrs {
 			if soa, ok := rr.(*mdns.SOA); ok {
-				out = append(out, "SOA "+fmtInt(int(soa.Serial)))
+				out = append(out, "SOA "+strconv.Itoa(int(soa.Serial)))
 				continue
 			}
 			out = append(out, rr.Header().Name+" "+rdataString(rr))

@@ -193,14 +193,34 @@ func b2i(b bool) int {
 }
 
 // compareNames orders domain names canonically (RFC 4034 section 6.1):
-// label by label from the right, so a parent sorts before its children.
+// label by label from the right, case-insensitively, so a parent sorts
+// before its children. It does not allocate.
 func compareNames(a, b string) int {
-	la := mdns.SplitDomainName(strings.ToLower(a))
-	lb := mdns.SplitDomainName(strings.ToLower(b))
-	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		if c := cmp.Compare(la[i], lb[j]); c != 0 {
+	a, b = strings.TrimSuffix(a, "."), strings.TrimSuffix(b, ".")
+	for a != "" && b != "" {
+		ia, ib := strings.LastIndexByte(a, '.'), strings.LastIndexByte(b, '.')
+		if c := compareFold(a[ia+1:], b[ib+1:]); c != 0 {
 			return c
 		}
+		a, b = a[:max(ia, 0)], b[:max(ib, 0)]
 	}
-	return cmp.Compare(len(la), len(lb))
+	return cmp.Compare(len(a), len(b))
+}
+
+// compareFold compares two labels as lower-case octet strings.
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := lowerByte(a[i]), lowerByte(b[i])
+		if ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

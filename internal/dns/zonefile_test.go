@@ -3,6 +3,7 @@ package dns
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestParseZoneFileErrorsNameTheLine(t *testing.T) {
 			t.Errorf("%s: got %v, want a *LineError", tc.name, err)
 			continue
 		}
-		prefix := "line " + itoa(tc.line) + ": "
+		prefix := "line " + strconv.Itoa(tc.line) + ": "
 		if tc.line != 0 && (le.Line != tc.line || !strings.HasPrefix(err.Error(), prefix)) {
 			t.Errorf("%s: got %q (line %d), want it to start with %q", tc.name, err, le.Line, prefix)
 		}
@@ -101,4 +102,17 @@ func TestFormatZoneRoundTrips(t *testing.T) {
 
 func sortRecords(rs []Record) {
 	slices.SortFunc(rs, func(a, b Record) int { return strings.Compare(a.String(), b.String()) })
+}
+
+func TestCompareNames(t *testing.T) {
+	// RFC 4034 section 6.1's example, in canonical order.
+	names := []string{"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.", "*.z.example.", "\\200.z.example."}
+	for i := 0; i+1 < len(names); i++ {
+		if compareNames(names[i], names[i+1]) >= 0 || compareNames(names[i+1], names[i]) <= 0 {
+			t.Errorf("compareNames(%q, %q): want %q first", names[i], names[i+1], names[i])
+		}
+	}
+	if compareNames("WWW.Example.", "www.example") != 0 {
+		t.Errorf("names differing in case and the final dot must compare equal")
+	}
 }
