@@ -72,6 +72,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServerCmd(g),
 		newAgentCmd(g),
+		newDemoCmd(g),
 		newPoolCmd(g),
 		newMemberCmd(g),
 		newJobCmd(g),

@@ -85,7 +85,9 @@ func (a foLease) Acquire(ctx context.Context) (int64, error) {
 	return a.st.AcquireLease(ctx, failoverLease, a.holder, 15*time.Second, a.now())
 }
 
-func (a foLease) Release(ctx context.Context) error { return a.st.ReleaseLease(ctx, failoverLease, a.holder) }
+func (a foLease) Release(ctx context.Context) error {
+	return a.st.ReleaseLease(ctx, failoverLease, a.holder)
+}
 
 // foWitnesses asks the other healthy members' agents to probe a target
 // through the jobs channel (job kind probe.check).
@@ -165,4 +167,3 @@ func replicaID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-

@@ -256,3 +256,5 @@ func loadOrCreateAdminToken(path string) (string, error) {
 	}
 	return t, nil
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
