@@ -77,28 +77,31 @@ func main() {
 		Metrics: api.Metrics{UptimeSeconds: 1000, Load1: 0.5, CPUPercent: 12, MemTotal: 8 << 30, MemUsed: 2 << 30, MemPercent: 25,
 			Disks: []api.DiskUsage{{Mount: "/", Total: 100 << 30, Used: 40 << 30, Percent: 40}}, NetRxBytes: 1 << 20, NetTxBytes: 1 << 20}}
 	var (
-		next    atomic.Int64
-		errs    atomic.Int64
-		mu      sync.Mutex
-		lats    []time.Duration
-		stop    = time.Now().Add(*duration)
-		tick    <-chan time.Time
-		tickers *time.Ticker
+		next atomic.Int64
+		errs atomic.Int64
+		mu   sync.Mutex
+		lats []time.Duration
+		stop = time.Now().Add(*duration)
 	)
+	// Open-loop pacing: each worker sends on its own schedule, rate/workers
+	// per second, staggered; a late send does not delay the next ones.
+	var every time.Duration
 	if *rate > 0 {
-		tickers = time.NewTicker(time.Second / time.Duration(*rate))
-		defer tickers.Stop()
-		tick = tickers.C
+		every = time.Duration(float64(time.Second) * float64(*workers) / float64(*rate))
 	}
 	t0 := time.Now()
 	for w := 0; w < *workers; w++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			var local []time.Duration
+			due := t0.Add(every * time.Duration(w) / time.Duration(*workers))
 			for time.Now().Before(stop) {
-				if tick != nil {
-					<-tick
+				if every > 0 {
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+					due = due.Add(every)
 				}
 				a := agents[int(next.Add(1))%len(agents)]
 				s := time.Now()
@@ -111,7 +114,7 @@ func main() {
 			mu.Lock()
 			lats = append(lats, local...)
 			mu.Unlock()
-		}()
+		}(w)
 	}
 	wg.Wait()
 	elapsed := time.Since(t0)

@@ -40,8 +40,8 @@ type Config struct {
 	FlushInterval time.Duration
 	// SweepInterval is how often health is re-evaluated (250 ms).
 	SweepInterval time.Duration
-	// ReloadInterval is how often members are re-read from the store, to see
-	// heartbeats that reached other replicas and changes made elsewhere (5 s).
+	// ReloadInterval is how often the store is checked for heartbeats that
+	// reached other replicas and changes made elsewhere (2 s).
 	ReloadInterval time.Duration
 	Logger         *slog.Logger
 }
@@ -64,7 +64,9 @@ type Service struct {
 	samples  []store.Sample
 	jobWake  map[int64]chan struct{}
 	watchers []func(Change)
-	records  RecordChecker
+	// lastReload is when members were last read in full.
+	lastReload time.Time
+	records    RecordChecker
 }
 
 // Change tells watchers (the failover engine, the dashboard) that a member's
@@ -88,7 +90,7 @@ func New(st *store.Store, cfg Config) *Service {
 		cfg.SweepInterval = 250 * time.Millisecond
 	}
 	if cfg.ReloadInterval == 0 {
-		cfg.ReloadInterval = 5 * time.Second
+		cfg.ReloadInterval = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -159,7 +161,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-sweep.C:
 			s.Sweep(ctx)
 		case <-reload.C:
-			if err := s.reload(ctx); err != nil {
+			if err := s.refresh(ctx); err != nil {
 				s.log.Warn("reload members", "err", err)
 			}
 		case <-leases.C:

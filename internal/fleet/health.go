@@ -73,9 +73,44 @@ func timeoutFor(poolTimeout, interval time.Duration) time.Duration {
 	return poolTimeout
 }
 
+// refresh is the periodic reload: a cheap scan of heartbeat times, and a
+// full reload only when members or pools were added, removed or changed
+// (here or through another replica).
+func (s *Service) refresh(ctx context.Context) error {
+	since := s.lastReload.Add(-time.Second) // clock skew between replicas
+	beats, err := s.st.MemberBeats(ctx)
+	if err != nil {
+		return err
+	}
+	changed, err := s.st.PoolsChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	full := changed || len(beats) != len(s.live)
+	for _, b := range beats {
+		l := s.live[b.ID]
+		if l == nil || !b.UpdatedAt.Before(since) {
+			full = true
+			break
+		}
+		if b.LastHeartbeat != nil && b.LastHeartbeat.After(l.lastBeat) {
+			l.beaten, l.lastBeat, l.base = true, *b.LastHeartbeat, *b.LastHeartbeat
+		}
+	}
+	s.mu.Unlock()
+	if full {
+		return s.reload(ctx)
+	}
+	return nil
+}
+
 // reload merges the store's members into the live map: new members appear,
 // removed ones disappear, heartbeats recorded by other replicas count.
 func (s *Service) reload(ctx context.Context) error {
+	s.mu.Lock()
+	s.lastReload = s.now()
+	s.mu.Unlock()
 	pools, err := s.st.ListPools(ctx)
 	if err != nil {
 		return err

@@ -292,3 +292,42 @@ func (s *Store) SetMemberStatus(ctx context.Context, id int64, status string, he
 	}
 	return nil
 }
+
+// MemberBeat is the cheap part of a member row that changes with every
+// heartbeat and every edit.
+type MemberBeat struct {
+	ID, PoolID    int64
+	LastHeartbeat *time.Time
+	UpdatedAt     time.Time
+}
+
+// MemberBeats returns the heartbeat time and last change of every member,
+// without decoding the rest of the rows.
+func (s *Store) MemberBeats(ctx context.Context) ([]MemberBeat, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, pool_id, last_heartbeat_at, updated_at FROM members`)
+	if err != nil {
+		return nil, fmt.Errorf("list member heartbeats: %w", err)
+	}
+	defer rows.Close()
+	var out []MemberBeat
+	for rows.Next() {
+		var (
+			b    MemberBeat
+			last sql.NullInt64
+			upd  int64
+		)
+		if err := rows.Scan(&b.ID, &b.PoolID, &last, &upd); err != nil {
+			return nil, err
+		}
+		b.LastHeartbeat, b.UpdatedAt = fromNullMs(last), fromMs(upd)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// PoolsChangedSince reports whether any pool was changed at or after t.
+func (s *Store) PoolsChangedSince(ctx context.Context, t time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pools WHERE updated_at >= $1`, ms(t)).Scan(&n)
+	return n > 0, err
+}
