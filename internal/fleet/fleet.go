@@ -66,6 +66,7 @@ type Service struct {
 	watchers []func(Change)
 	// lastReload is when members were last read in full.
 	lastReload time.Time
+	gen        uint64 // counts live entries added outside reloads
 	records    RecordChecker
 }
 

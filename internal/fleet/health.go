@@ -28,6 +28,9 @@ type liveMember struct {
 	lastNetAt    time.Time
 	jobsPending  int
 	sendFacts    bool
+	// born orders this entry against reloads: a reload that read the store
+	// before the entry was added must not drop it.
+	born uint64
 	// Operator-set fields the failover engine reads every tick.
 	address  string
 	priority int
@@ -110,6 +113,7 @@ func (s *Service) refresh(ctx context.Context) error {
 func (s *Service) reload(ctx context.Context) error {
 	s.mu.Lock()
 	s.lastReload = s.now()
+	startGen := s.gen
 	s.mu.Unlock()
 	pools, err := s.st.ListPools(ctx)
 	if err != nil {
@@ -140,7 +144,7 @@ func (s *Service) reload(ctx context.Context) error {
 					l.base = s.started
 				}
 			}
-			s.live[m.ID] = l
+			s.live[m.ID] = l // born 0: a later reload may drop it
 		} else if m.LastHeartbeatAt != nil && m.LastHeartbeatAt.After(l.lastBeat) {
 			l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
 			l.metrics = m.Metrics
@@ -156,12 +160,19 @@ func (s *Service) reload(ctx context.Context) error {
 			s.agents[m.TokenHash] = m.ID
 		}
 	}
-	for id := range s.live {
-		if !seen[id] {
+	for id, l := range s.live {
+		if !seen[id] && l.born <= startGen {
 			s.forgetLocked(id)
 		}
 	}
 	return nil
+}
+
+// addLiveLocked inserts a live entry, newer than every reload in flight.
+func (s *Service) addLiveLocked(l *liveMember) {
+	s.gen++
+	l.born = s.gen
+	s.live[l.id] = l
 }
 
 func (s *Service) forgetLocked(id int64) {

@@ -54,9 +54,19 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 	if err := ValidateHeartbeat(&hb); err != nil {
 		return api.HeartbeatReply{}, err
 	}
-	now := s.now()
 	s.mu.Lock()
 	l := s.live[a.MemberID]
+	s.mu.Unlock()
+	if l == nil {
+		// Not known here yet (added through another replica): read the
+		// store before telling the agent it was removed.
+		if err := s.reload(ctx); err != nil {
+			return api.HeartbeatReply{}, err
+		}
+	}
+	now := s.now()
+	s.mu.Lock()
+	l = s.live[a.MemberID]
 	if l == nil {
 		s.mu.Unlock()
 		return api.HeartbeatReply{}, apperr.New(apperr.Gone, "member %s was removed; this agent must stop", a.Member)

@@ -85,9 +85,9 @@ func (s *Service) AddMember(ctx context.Context, pool string, in api.MemberCreat
 		return api.MemberAdded{}, err
 	}
 	s.mu.Lock()
-	s.live[m.ID] = &liveMember{id: m.ID, poolID: p.ID, pool: p.Name, name: m.Name, status: api.StatusPending,
+	s.addLiveLocked(&liveMember{id: m.ID, poolID: p.ID, pool: p.Name, name: m.Name, status: api.StatusPending,
 		interval: m.HeartbeatInterval, timeout: timeoutFor(p.HeartbeatTimeout, m.HeartbeatInterval),
-		address: m.Address, priority: m.Priority, probeURL: m.ProbeURL}
+		address: m.Address, priority: m.Priority, probeURL: m.ProbeURL})
 	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: "member.added", Pool: p.Name, Member: m.Name,
 		Message: fmt.Sprintf("member %s (%s) added to pool %s; enrolment secret valid until %s", m.Name, m.Address, p.Name, sec.ExpiresAt.UTC().Format(time.RFC3339))})
