@@ -27,8 +27,8 @@ func stackSummary(s api.Stack) string {
 			return
 		}
 		p := name
-		if c.Version != "" {
-			p += " " + c.Version
+		if v := shortVersion(c.Version); v != "" {
+			p += " " + v
 		}
 		if !c.Running {
 			p += " (stopped)"
@@ -53,6 +53,17 @@ func stackSummary(s api.Stack) string {
 		return "-"
 	}
 	return strings.Join(parts, " / ")
+}
+
+// shortVersion keeps a version's major.minor: "10.11.19-MariaDB-0+deb12u1"
+// becomes "10.11", "118.0.12" becomes "118.0".
+func shortVersion(v string) string {
+	v, _, _ = strings.Cut(v, "-")
+	parts := strings.Split(v, ".")
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	return strings.Join(parts, ".")
 }
 
 func memberAddCmd(g *globals) *cobra.Command {
