@@ -41,7 +41,7 @@ type Config struct {
 	// SweepInterval is how often health is re-evaluated (250 ms).
 	SweepInterval time.Duration
 	// ReloadInterval is how often the store is checked for heartbeats that
-	// reached other replicas and changes made elsewhere (2 s).
+	// reached other replicas and changes made elsewhere (1 s).
 	ReloadInterval time.Duration
 	Logger         *slog.Logger
 }
@@ -91,7 +91,7 @@ func New(st *store.Store, cfg Config) *Service {
 		cfg.SweepInterval = 250 * time.Millisecond
 	}
 	if cfg.ReloadInterval == 0 {
-		cfg.ReloadInterval = 2 * time.Second
+		cfg.ReloadInterval = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -28,6 +28,10 @@ type liveMember struct {
 	lastNetAt    time.Time
 	jobsPending  int
 	sendFacts    bool
+	// remote is set when the last heartbeat reached another server replica
+	// and was learned from the store, late by up to lag.
+	remote bool
+	lag    time.Duration
 	// born orders this entry against reloads: a reload that read the store
 	// before the entry was added must not drop it.
 	born uint64
@@ -60,7 +64,14 @@ var rank = map[string]int{api.StatusHealthy: 0, api.StatusSuspect: 1, api.Status
 // next decides l's state at now. Without a new heartbeat a state can only
 // worsen, so a member that was down before a restart stays down.
 func (l *liveMember) next(now time.Time, beat bool) string {
-	st := Evaluate(l.beaten, now.Sub(l.base), l.interval, l.timeout)
+	interval, timeout := l.interval, l.timeout
+	if l.remote && interval < l.lag {
+		// Beats seen through the store arrive in steps of up to lag: judge
+		// them on that scale, or a live member would flap to suspect.
+		interval = l.lag
+		timeout = max(timeout, 3*l.lag)
+	}
+	st := Evaluate(l.beaten, now.Sub(l.base), interval, timeout)
 	if !beat && l.status != api.StatusPending && rank[st] < rank[l.status] {
 		return l.status
 	}
@@ -99,6 +110,7 @@ func (s *Service) refresh(ctx context.Context) error {
 		}
 		if b.LastHeartbeat != nil && b.LastHeartbeat.After(l.lastBeat) {
 			l.beaten, l.lastBeat, l.base = true, *b.LastHeartbeat, *b.LastHeartbeat
+			l.remote, l.lag = true, s.cfg.FlushInterval+s.cfg.ReloadInterval
 		}
 	}
 	s.mu.Unlock()
@@ -147,6 +159,7 @@ func (s *Service) reload(ctx context.Context) error {
 			s.live[m.ID] = l // born 0: a later reload may drop it
 		} else if m.LastHeartbeatAt != nil && m.LastHeartbeatAt.After(l.lastBeat) {
 			l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
+			l.remote, l.lag = true, s.cfg.FlushInterval+s.cfg.ReloadInterval
 			l.metrics = m.Metrics
 		}
 		l.pool, l.name = m.Pool, m.Name

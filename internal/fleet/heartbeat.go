@@ -71,7 +71,7 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 		s.mu.Unlock()
 		return api.HeartbeatReply{}, apperr.New(apperr.Gone, "member %s was removed; this agent must stop", a.Member)
 	}
-	l.beaten, l.lastBeat, l.base = true, now, now
+	l.beaten, l.lastBeat, l.base, l.remote = true, now, now, false
 	l.interval = hb.Interval.D()
 	if l.timeout < 3*l.interval {
 		l.timeout = 3 * l.interval

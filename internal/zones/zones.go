@@ -53,6 +53,8 @@ type Service struct {
 	log *slog.Logger
 	// mu orders pushes so an older version never replaces a newer one.
 	mu sync.Mutex
+	// served holds the serial last pushed per zone, for Sync.
+	served map[string]uint32
 }
 
 // New returns a zone service.
@@ -117,7 +119,64 @@ func (s *Service) push(ctx context.Context, z store.Zone) error {
 	if err != nil {
 		return err
 	}
-	return s.cfg.Sink.LoadZone(dz)
+	if err := s.cfg.Sink.LoadZone(dz); err != nil {
+		return err
+	}
+	if s.served == nil {
+		s.served = map[string]uint32{}
+	}
+	s.served[z.Name] = dz.Serial
+	return nil
+}
+
+// Sync serves zones changed or deleted through another server replica
+// sharing the store: it compares the stored serials with those served.
+// Run calls it periodically.
+func (s *Service) Sync(ctx context.Context) error {
+	if s.cfg.Sink == nil {
+		return nil
+	}
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return err
+	}
+	stored := map[string]bool{}
+	for _, z := range zs {
+		stored[z.Name] = true
+		s.mu.Lock()
+		cur, ok := s.served[z.Name]
+		s.mu.Unlock()
+		if !ok || cur != z.Serial {
+			if err := s.push(ctx, z); err != nil {
+				s.log.Error("serve zone changed elsewhere", "zone", z.Name, "err", err)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.served {
+		if !stored[name] {
+			s.cfg.Sink.RemoveZone(name + ".")
+			delete(s.served, name)
+		}
+	}
+	return nil
+}
+
+// Run keeps the served zones in step with the store until ctx ends.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sync zones", "err", err)
+			}
+		}
+	}
 }
 
 func (s *Service) build(ctx context.Context, z store.Zone) (dns.Zone, error) {
@@ -260,7 +319,10 @@ func (s *Service) Delete(ctx context.Context, zone string) error {
 		return err
 	}
 	if s.cfg.Sink != nil {
+		s.mu.Lock()
 		s.cfg.Sink.RemoveZone(name + ".")
+		delete(s.served, name)
+		s.mu.Unlock()
 	}
 	s.emit(ctx, api.Event{Kind: "zone.deleted", Message: fmt.Sprintf("zone %s deleted", name)})
 	return nil

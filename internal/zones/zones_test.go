@@ -183,3 +183,35 @@ func TestZoneLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncBetweenReplicas: a change made through one replica is served by
+// another sharing the store after its next Sync; so is a deletion.
+func TestSyncBetweenReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		sk1, sk2 := &sink{}, &sink{}
+		r1 := zones.New(zones.Config{Store: st, Sink: sk1})
+		r2 := zones.New(zones.Config{Store: st, Sink: sk2})
+		if _, err := r1.Create(ctx, api.ZoneCreate{Name: "repl.test"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r1.AddRecord(ctx, "repl.test", api.RecordCreate{Name: "www", Type: "A", Value: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r2.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !has(sk2.get("repl.test."), "www.repl.test.", "A", "192.0.2.1") {
+			t.Fatal("replica 2 does not serve replica 1's record after Sync")
+		}
+		if err := r1.Delete(ctx, "repl.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r2.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := sk2.zones["repl.test."]; ok {
+			t.Fatal("replica 2 still serves a deleted zone")
+		}
+	})
+}
