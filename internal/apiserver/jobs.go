@@ -5,13 +5,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
-	"github.com/poolctl/poolctl/internal/apperr"
-	"github.com/poolctl/poolctl/internal/store"
 )
-
-func eventFilter(pool, member, kind string, after int64, limit int) store.EventFilter {
-	return store.EventFilter{Pool: pool, Member: member, Kind: kind, After: after, Limit: limit}
-}
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) (any, error) {
 	js, err := s.d.Fleet.ListJobs(r.Context(), r.PathValue("pool"), r.PathValue("member"))
@@ -139,5 +133,3 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) (any, error
 	}
 	return nil, s.d.Fleet.RevokeToken(r.Context(), id)
 }
-
-var errNoZones = apperr.New(apperr.Unavailable, "zones are not available on this server")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/store"
 )
 
 type healthReply struct {
@@ -125,7 +126,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	f := eventFilter(q.Get("pool"), q.Get("member"), q.Get("kind"), after, int(limit))
+	f := store.EventFilter{Pool: q.Get("pool"), Member: q.Get("member"), Kind: q.Get("kind"), After: after, Limit: int(limit)}
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {

@@ -4,7 +4,10 @@ import (
 	"net/http"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
 )
+
+var errNoZones = apperr.New(apperr.Unavailable, "zones are not available on this server")
 
 type zoneText struct {
 	Text string `json:"text"`

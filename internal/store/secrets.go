@@ -35,11 +35,6 @@ func (s *Store) ReplaceSecret(ctx context.Context, sec *Secret, now time.Time) e
 	})
 }
 
-// Enrollment is what a successful enrolment changed.
-type Enrollment struct {
-	Member Member
-}
-
 // Enroll redeems the secret hashing to secretHash: it checks that the secret
 // exists, is unused and unexpired, lets allow decide on the member (source
 // address check), then marks the secret used and stores the agent's token
