@@ -102,6 +102,13 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		return nil, fmt.Errorf("load zones: %w", err)
 	}
 	fl.SetRecordChecker(e.zones)
+	if zcfg.Sink != nil {
+		// Replicas sharing a PostgreSQL store serve each other's changes.
+		syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+		syncDone := make(chan struct{})
+		go func() { defer close(syncDone); e.zones.Run(syncCtx, time.Second) }()
+		e.stops = append(e.stops, func() { stopSync(); <-syncDone })
+	}
 
 	eng := failover.New(failover.Config{
 		Source:    foSource{st: st, fl: fl},
