@@ -80,6 +80,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newEventsCmd(g),
 		newZoneCmd(g),
 		newRecordCmd(g),
+		newUserCmd(g),
 	)
 	return root
 }

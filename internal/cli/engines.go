@@ -15,6 +15,7 @@ import (
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/web"
 	"github.com/poolctl/poolctl/internal/zones"
 )
 
@@ -32,6 +33,7 @@ type DNSOptions struct {
 type engines struct {
 	zones    *zones.Service
 	failover apiserver.Failover
+	dash     *web.Handler
 	dnsAddr  string
 	stops    []func()
 }
@@ -131,17 +133,16 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		}
 	}()
 	e.stops = append(e.stops, func() { cancel(); <-done })
+
+	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
+		Logger: log, Version: Version})
+	if err != nil {
+		e.stop()
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	e.dash = dash
 	return e, nil
 }
 
-// web serves everything outside /api/.
-func (e *engines) web(api http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("poolctl server. API: /api/v1 (described at /api/v1/openapi.json)\n"))
-	})
-}
+// web serves everything outside /api/: the dashboard.
+func (e *engines) web(api http.Handler) http.Handler { return e.dash }

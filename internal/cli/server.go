@@ -20,6 +20,7 @@ import (
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/tlsutil"
+	"github.com/poolctl/poolctl/internal/web"
 )
 
 // ServerOptions configure `poolctl server`.
@@ -44,7 +45,8 @@ func newServerCmd(g *globals) *cobra.Command {
 		Short: "Run the poolctl server: API, dashboard and authoritative DNS",
 		Long: `Run the poolctl server. Everything lives under --data: the SQLite database
 (unless --database names PostgreSQL), the TLS CA and certificate, and admin.token.
-The first start writes DATA/admin.token (0600) and DATA/ca.pem.`,
+The first start writes DATA/admin.token (0600) and DATA/ca.pem, and creates the
+dashboard administrator "admin" with its password in DATA/admin.password (0600).`,
 		Example: `  poolctl server --data /var/lib/poolctl
   poolctl server --data ./data --listen 0.0.0.0:8443 --dns-listen 0.0.0.0:53
   poolctl server --data ./data --database postgres://poolctl@db/poolctl`,
@@ -149,6 +151,10 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 
 	adminToken, err := loadOrCreateAdminToken(filepath.Join(o.Data, "admin.token"))
 	if err != nil {
+		return err
+	}
+	// The dashboard's first administrator, only while no user exists.
+	if _, err := web.EnsureFirstAdmin(ctx, st, filepath.Join(o.Data, "admin.password"), time.Now(), log); err != nil {
 		return err
 	}
 	fcfg := fleet.Config{Logger: log}

@@ -1,0 +1,72 @@
+package web
+
+import "net/http"
+
+// routes is the dashboard's one route table. Every state-changing route is
+// a POST, behind http.CrossOriginProtection and the session's CSRF token.
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	h.mux = m
+	m.Handle("GET /static/", h.static)
+
+	m.Handle("GET /login", h.serve(h.loginPage))
+	m.Handle("POST /login", h.serve(h.login))
+	m.Handle("POST /logout", h.page(h.logout))
+	m.Handle("POST /logout-everywhere", h.page(h.logoutEverywhere))
+	m.Handle("GET /account", h.page(h.accountPage))
+	m.Handle("POST /account/password", h.page(h.changePassword))
+
+	m.Handle("GET /{$}", h.page(h.poolsPage))
+	m.Handle("POST /pools", h.page(h.createPool))
+	m.Handle("GET /pools/{pool}", h.page(h.overviewPage))
+	m.Handle("GET /pools/{pool}/tiles", h.page(h.tilesFragment))
+	m.Handle("GET /pools/{pool}/live", h.page(h.poolLive))
+	m.Handle("POST /pools/{pool}/ack", h.page(h.ackBanner))
+	m.Handle("GET /pools/{pool}/settings", h.page(h.poolSettingsPage))
+	m.Handle("POST /pools/{pool}/settings", h.page(h.updatePool))
+	m.Handle("POST /pools/{pool}/delete", h.page(h.deletePool))
+
+	m.Handle("GET /pools/{pool}/members/new", h.page(h.newMemberPage))
+	m.Handle("POST /pools/{pool}/members", h.page(h.addMember))
+	m.Handle("GET /pools/{pool}/members/{member}", h.page(h.memberPage))
+	m.Handle("GET /pools/{pool}/members/{member}/live", h.page(h.memberLive))
+	m.Handle("GET /pools/{pool}/members/{member}/status", h.page(h.memberStatusPage))
+	m.Handle("POST /pools/{pool}/members/{member}/status/check", h.page(h.checkServices))
+	m.Handle("GET /pools/{pool}/members/{member}/jobs", h.page(h.jobsPage))
+	m.Handle("POST /pools/{pool}/members/{member}/jobs", h.page(h.runJob))
+	m.Handle("GET /pools/{pool}/members/{member}/jobs/{id}", h.page(h.jobPage))
+	m.Handle("GET /pools/{pool}/members/{member}/jobs/{id}/stream", h.page(h.jobStream))
+	m.Handle("POST /pools/{pool}/members/{member}/jobs/{id}/cancel", h.page(h.cancelJob))
+	m.Handle("GET /pools/{pool}/members/{member}/settings", h.page(h.memberSettingsPage))
+	m.Handle("POST /pools/{pool}/members/{member}/settings", h.page(h.updateMember))
+	m.Handle("POST /pools/{pool}/members/{member}/secret", h.page(h.newSecret))
+	m.Handle("POST /pools/{pool}/members/{member}/remove", h.page(h.removeMember))
+	m.Handle("GET /pools/{pool}/members/{member}/stack/{tab}", h.page(h.stackPage))
+
+	m.Handle("GET /events", h.page(h.eventsPage))
+
+	m.Handle("GET /zones", h.page(h.zonesPage))
+	m.Handle("POST /zones", h.page(h.createZone))
+	m.Handle("GET /zones/{zone}", h.page(h.zonePage))
+	m.Handle("POST /zones/{zone}/records", h.page(h.addRecord))
+	m.Handle("POST /zones/{zone}/records/{id}/delete", h.page(h.deleteRecord))
+	m.Handle("POST /zones/{zone}/delete", h.page(h.deleteZone))
+
+	m.Handle("/", h.serve(func(w http.ResponseWriter, r *http.Request) error { return notFound(r) }))
+
+	// Cross-origin refusal first: a browser's cross-site POST never reaches
+	// a handler, signed in or not (login CSRF included).
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(h.serve(func(w http.ResponseWriter, r *http.Request) error { return errCrossOrigin }))
+	h.handler = cop.Handler(h.limitBody(m))
+}
+
+// limitBody caps request bodies: the dashboard's forms are small.
+func (h *Handler) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
