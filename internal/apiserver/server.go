@@ -281,7 +281,7 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.New(apperr.Invalid, "request body is empty; send a JSON object")
 	}
-	if bytes.Contains(bytes.ToLower(body), []byte(`\u0000`)) {
+	if bytes.Contains(body, []byte(`\u0000`)) { // JSON's escape is always a lower-case \u
 		return apperr.New(apperr.Invalid, "NUL characters (\\u0000) are not allowed in text")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
