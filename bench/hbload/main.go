@@ -30,6 +30,8 @@ func main() {
 		duration = flag.Duration("duration", 20*time.Second, "measurement time (bounded)")
 		rate     = flag.Int("rate", 0, "target heartbeats/s (0: as fast as possible)")
 		pool     = flag.String("pool", "bench", "pool to create")
+		slow     = flag.Duration("slow", 0, "print each request slower than this, with its start offset")
+		warmup   = flag.Duration("warmup", 0, "run this long before measuring (members' first beats turn them healthy)")
 	)
 	flag.Parse()
 	if *duration > 5*time.Minute {
@@ -81,7 +83,7 @@ func main() {
 		errs atomic.Int64
 		mu   sync.Mutex
 		lats []time.Duration
-		stop = time.Now().Add(*duration)
+		stop = time.Now().Add(*warmup + *duration)
 	)
 	// Open-loop pacing: each worker sends on its own schedule, rate/workers
 	// per second, staggered; a late send does not delay the next ones.
@@ -109,7 +111,14 @@ func main() {
 					errs.Add(1)
 					continue
 				}
-				local = append(local, time.Since(s))
+				d := time.Since(s)
+				if s.Sub(t0) < *warmup {
+					continue
+				}
+				local = append(local, d)
+				if *slow > 0 && d > *slow {
+					fmt.Printf("slow %6dms took %s\n", s.Sub(t0).Milliseconds(), d.Round(time.Millisecond))
+				}
 			}
 			mu.Lock()
 			lats = append(lats, local...)
@@ -117,7 +126,7 @@ func main() {
 		}(w)
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	elapsed := time.Since(t0) - *warmup
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration {
 		if len(lats) == 0 {

@@ -67,7 +67,10 @@ type Service struct {
 	// lastReload is when members were last read in full.
 	lastReload time.Time
 	gen        uint64 // counts live entries added outside reloads
-	records    RecordChecker
+	// transitions carries health changes from heartbeats to Run, which
+	// records them; nil while Run is not running.
+	transitions chan []Change
+	records     RecordChecker
 }
 
 // Change tells watchers (the failover engine, the dashboard) that a member's
@@ -139,7 +142,23 @@ func (s *Service) Run(ctx context.Context) error {
 	reload := time.NewTicker(s.cfg.ReloadInterval)
 	leases := time.NewTicker(5 * time.Second)
 	prune := time.NewTicker(time.Hour)
+	transitions := make(chan []Change, 4096)
+	s.mu.Lock()
+	s.transitions = transitions
+	s.mu.Unlock()
 	defer func() {
+		s.mu.Lock()
+		s.transitions = nil
+		s.mu.Unlock()
+		for {
+			select {
+			case cs := <-transitions:
+				s.record(context.WithoutCancel(ctx), cs)
+				continue
+			default:
+			}
+			break
+		}
 		flush.Stop()
 		sweep.Stop()
 		reload.Stop()
@@ -155,6 +174,8 @@ func (s *Service) Run(ctx context.Context) error {
 			err := s.Flush(fctx)
 			cancel()
 			return err
+		case cs := <-transitions:
+			s.record(ctx, cs)
 		case <-flush.C:
 			if err := s.Flush(ctx); err != nil {
 				s.log.Warn("flush heartbeats", "err", err)

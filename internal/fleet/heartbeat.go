@@ -101,8 +101,17 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 		changes = append(changes, s.transitionLocked(l, st, now))
 	}
 	reply := api.HeartbeatReply{Status: l.status, ServerTime: now.UTC(), JobsPending: l.jobsPending, SendFacts: sendFacts}
+	async := s.transitions
 	s.mu.Unlock()
-	s.record(ctx, changes)
+	if len(changes) > 0 {
+		// The state changed in memory already; writing the transition and
+		// its event need not hold up the agent's answer.
+		select {
+		case async <- changes:
+		default: // Run is not running, or it is behind: record here
+			s.record(ctx, changes)
+		}
+	}
 	return reply, nil
 }
 
