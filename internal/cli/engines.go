@@ -119,11 +119,12 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		Publisher: foPublisher{z: e.zones},
 		State:     foState{st: st, now: time.Now},
 		Events:    foEvents{fl: fl},
-		Lease:     foLease{st: st, holder: replicaID(), now: time.Now},
+		Lease:     foLease{st: st, holder: replicaID(o.Data), now: time.Now},
 		Hooks:     foHooks{c: &http.Client{Timeout: failover.DefaultHookTimeout}},
 		Logger:    log,
 	})
 	e.failover = foAPI{e: eng, fl: fl}
+	fl.SetLeader(eng.Leading)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

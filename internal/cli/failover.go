@@ -3,14 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -162,8 +162,13 @@ func (a foAPI) MakeActive(ctx context.Context, pool, member string, force bool) 
 	return a.fl.Pool(ctx, pool)
 }
 
-func replicaID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// replicaID names this server replica for the failover lease: stable across
+// restarts of the same server (host and data directory), so a restarted
+// server takes its lease back at once instead of waiting for it to expire.
+func replicaID(data string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(data); err == nil {
+		data = abs
+	}
+	return host + ":" + data
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -29,7 +30,13 @@ type Engine struct {
 	// goroutines write.
 	mu sync.Mutex
 	bg sync.WaitGroup // confirmations and hooks in flight
+
+	leading atomic.Bool // mirrors epoch != 0 for Leading
 }
+
+// Leading reports whether this engine holds the lease (as of its last
+// tick). Safe for concurrent use.
+func (e *Engine) Leading() bool { return e.leading.Load() }
 
 // poolRun is what the engine remembers about one pool between ticks.
 type poolRun struct {
@@ -130,6 +137,7 @@ func (e *Engine) release(ctx context.Context) {
 		return
 	}
 	e.epoch = 0
+	e.leading.Store(false)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := rl.Release(ctx); err != nil {
@@ -201,6 +209,7 @@ func (e *Engine) acquire(ctx context.Context) (int64, error) {
 			e.log.Info("not leading failover", "previous_epoch", e.epoch)
 		}
 		e.epoch = epoch
+		e.leading.Store(epoch != 0)
 		for _, r := range e.pools {
 			r.published, r.publishErr = "", ""
 			e.endEpisode(r)
@@ -213,6 +222,7 @@ func (e *Engine) acquire(ctx context.Context) (int64, error) {
 func (e *Engine) stepDown(ctx context.Context, epoch int64, p PoolState, err error) {
 	e.fenced = max(e.fenced, epoch)
 	e.epoch = 0
+	e.leading.Store(false)
 	for _, r := range e.pools {
 		r.published, r.publishErr = "", ""
 		e.endEpisode(r)

@@ -70,6 +70,7 @@ type Service struct {
 	// transitions carries health changes from heartbeats to Run, which
 	// records them; nil while Run is not running.
 	transitions chan []Change
+	leader      func() bool
 	records     RecordChecker
 }
 
@@ -80,6 +81,7 @@ type Change struct {
 	Pool, Member     string
 	From, To         string
 	At               time.Time
+	quiet            bool // seen here, recorded by another replica
 }
 
 // New returns a service over st.
@@ -113,6 +115,11 @@ func New(st *store.Store, cfg Config) *Service {
 	s.events = newHub(st, s.now)
 	return s
 }
+
+// SetLeader tells the service whether this replica runs the engines; only
+// that replica records the declines (suspect, down) every replica notices.
+// Without it, this replica records them all.
+func (s *Service) SetLeader(leading func() bool) { s.leader = leading }
 
 // Store returns the underlying store (for engines wired next to the service).
 func (s *Service) Store() *store.Store { return s.st }

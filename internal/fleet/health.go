@@ -100,6 +100,8 @@ func (s *Service) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	now := s.now()
+	var changes []Change
 	s.mu.Lock()
 	full := changed || len(beats) != len(s.live)
 	for _, b := range beats {
@@ -109,15 +111,32 @@ func (s *Service) refresh(ctx context.Context) error {
 			break
 		}
 		if b.LastHeartbeat != nil && b.LastHeartbeat.After(l.lastBeat) {
-			l.beaten, l.lastBeat, l.base = true, *b.LastHeartbeat, *b.LastHeartbeat
-			l.remote, l.lag = true, s.cfg.FlushInterval+s.cfg.ReloadInterval
+			if c, ok := s.adoptLocked(l, *b.LastHeartbeat, now); ok {
+				changes = append(changes, c)
+			}
 		}
 	}
 	s.mu.Unlock()
+	s.record(ctx, changes)
 	if full {
 		return s.reload(ctx)
 	}
 	return nil
+}
+
+// adoptLocked takes a heartbeat another replica received and stored. It
+// counts as a beat (a member beating elsewhere can recover here), but the
+// transition it causes is quiet: the receiving replica records it.
+func (s *Service) adoptLocked(l *liveMember, at, now time.Time) (Change, bool) {
+	l.beaten, l.lastBeat, l.base = true, at, at
+	l.remote, l.lag = true, s.cfg.FlushInterval+s.cfg.ReloadInterval
+	st := l.next(now, true)
+	if st == l.status {
+		return Change{}, false
+	}
+	c := s.transitionLocked(l, st, now)
+	c.quiet = true
+	return c, true
 }
 
 // reload merges the store's members into the live map: new members appear,
@@ -139,6 +158,8 @@ func (s *Service) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var adopted []Change
+	defer func() { s.record(ctx, adopted) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[int64]bool{}
@@ -158,8 +179,9 @@ func (s *Service) reload(ctx context.Context) error {
 			}
 			s.live[m.ID] = l // born 0: a later reload may drop it
 		} else if m.LastHeartbeatAt != nil && m.LastHeartbeatAt.After(l.lastBeat) {
-			l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
-			l.remote, l.lag = true, s.cfg.FlushInterval+s.cfg.ReloadInterval
+			if c, ok := s.adoptLocked(l, *m.LastHeartbeatAt, s.now()); ok {
+				adopted = append(adopted, c)
+			}
 			l.metrics = m.Metrics
 		}
 		l.pool, l.name = m.Pool, m.Name
@@ -207,10 +229,15 @@ func (s *Service) forgetLocked(id int64) {
 func (s *Service) Sweep(ctx context.Context) {
 	now := s.now()
 	var changes []Change
+	quiet := s.leader != nil && !s.leader()
 	s.mu.Lock()
 	for _, l := range s.live {
 		if st := l.next(now, false); st != l.status {
-			changes = append(changes, s.transitionLocked(l, st, now))
+			c := s.transitionLocked(l, st, now)
+			// With several replicas, each notices silence; the one running
+			// the engines records it.
+			c.quiet = quiet
+			changes = append(changes, c)
 		}
 	}
 	s.mu.Unlock()
@@ -233,6 +260,16 @@ func (s *Service) transitionLocked(l *liveMember, st string, now time.Time) Chan
 // record persists transitions, writes their events and tells watchers.
 func (s *Service) record(ctx context.Context, changes []Change) {
 	for _, c := range changes {
+		if c.quiet {
+			// Another replica records this one; only tell our watchers.
+			s.mu.Lock()
+			watchers := append([]func(Change){}, s.watchers...)
+			s.mu.Unlock()
+			for _, w := range watchers {
+				w(c)
+			}
+			continue
+		}
 		s.mu.Lock()
 		var since *time.Time
 		var last time.Time
