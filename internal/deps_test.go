@@ -49,6 +49,7 @@ func TestImportDirection(t *testing.T) {
 		{"internal/fleet", []string{"net/http", mod + "internal/apiserver"}, false},
 		{"internal/dns", []string{"database/sql", "net/http", mod + "internal/store"}, false},
 		{"internal/store", []string{"net/http", mod + "internal/fleet", mod + "internal/apiserver"}, false},
+		{"internal/objstore", []string{mod + "internal/store", mod + "internal/fleet"}, false},
 	}
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)
@@ -65,6 +66,13 @@ func TestImportDirection(t *testing.T) {
 					if imp == f || strings.HasPrefix(imp, strings.TrimSuffix(f, "/")+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(imp, f)) {
 						t.Errorf("%s imports %s, which DESIGN.md forbids", p.ImportPath, imp)
 					}
+				}
+			}
+		}
+		if rel == "internal/objstore" {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, "github.com/minio/") {
+					t.Errorf("%s imports %s; only its s3 backend may", p.ImportPath, imp)
 				}
 			}
 		}
