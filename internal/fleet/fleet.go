@@ -71,6 +71,7 @@ type Service struct {
 	// records them; nil while Run is not running.
 	transitions chan []Change
 	leader      func() bool
+	afterRead   func() // test seam: runs between a reload's read and its merge
 	records     RecordChecker
 }
 

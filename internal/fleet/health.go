@@ -158,6 +158,9 @@ func (s *Service) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.afterRead != nil {
+		s.afterRead()
+	}
 	var adopted []Change
 	defer func() { s.record(ctx, adopted) }()
 	s.mu.Lock()
