@@ -108,6 +108,16 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		TTL: 5, HeartbeatTimeout: api.Duration(4 * time.Second)}); err != nil {
 		return err
 	}
+	lookup := demoResolver(rs.DNSAddr)
+	answer := func() string {
+		lctx, lcancel := context.WithTimeout(ctx, time.Second)
+		defer lcancel()
+		addrs, err := lookup.LookupHost(lctx, "www.demo.test")
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return strings.Join(addrs, ",")
+	}
 	members := []*demoMember{{name: "node1", address: "192.0.2.10"}, {name: "node2", address: "192.0.2.20"}}
 	var wg sync.WaitGroup
 	defer func() {
@@ -153,6 +163,15 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 			_ = agent.Run(actx, agent.Config{DataDir: dir, HeartbeatInterval: time.Second, Version: Version, Logger: discardLogger()})
 		}(m)
 		say("member %s (%s) enrolled; its service listens on %s", m.name, m.address, m.ln.Addr())
+		if i == 0 {
+			// node1 becomes active before node2 starts, so it is the one to die.
+			deadline := time.Now().Add(30 * time.Second)
+			for answer() != m.address && time.Now().Before(deadline) {
+				if !sleepCtx(ctx, 200*time.Millisecond) {
+					return nil
+				}
+			}
+		}
 	}
 	host, port, _ := net.SplitHostPort(rs.DNSAddr)
 	say("watch the record in another terminal:")
@@ -179,23 +198,10 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		}
 	}()
 
-	lookup := demoResolver(rs.DNSAddr)
-	answer := func() string {
-		lctx, lcancel := context.WithTimeout(ctx, time.Second)
-		defer lcancel()
-		addrs, err := lookup.LookupHost(lctx, "www.demo.test")
-		if err != nil {
-			return "(" + err.Error() + ")"
-		}
-		return strings.Join(addrs, ",")
+	if a := answer(); a != members[0].address {
+		return fmt.Errorf("www.demo.test answers %s, not node1's %s: see %s", a, members[0].address, filepath.Join(data, "server.log"))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for answer() != members[0].address && time.Now().Before(deadline) {
-		if !sleepCtx(ctx, 200*time.Millisecond) {
-			return nil
-		}
-	}
-	say("www.demo.test -> %s (node1 is active)", answer())
+	say("www.demo.test -> %s (node1 is active)", members[0].address)
 	say("both members run for %s so the standby settles...", o.pause)
 	if !sleepCtx(ctx, o.pause) {
 		return nil
