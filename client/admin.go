@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -266,28 +265,4 @@ func (c *Client) ExportZone(ctx context.Context, zone string) (string, error) {
 	}
 	err := c.Do(ctx, http.MethodGet, v1+"/zones/"+esc(zone)+"/export", nil, nil, &out)
 	return out.Text, err
-}
-
-// Raw performs a GET and returns the body unparsed (used for openapi.json).
-func (c *Client) Raw(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 400 {
-		return nil, &Error{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode), Message: string(b)}
-	}
-	return b, nil
 }

@@ -129,8 +129,6 @@ func TestServerKilledDuringWrites(t *testing.T) {
 	}
 	s2.kill(syscall.SIGTERM)
 	// The database file passes SQLite's own integrity check.
-	st := storetest.Open(t, store.SQLite)
-	_ = st
 	db, err := store.Open(t.Context(), filepath.Join(data, "poolctl.db"))
 	if err != nil {
 		t.Fatal(err)

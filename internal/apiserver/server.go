@@ -195,7 +195,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			return
 		}
 		writeJSON(w, rt.okStatus(), out)
-		if d := time.Since(start); d > time.Second && rt.path != "/api/v1/events" && !strings.Contains(rt.path, "next") && !strings.HasSuffix(rt.path, "/log") {
+		// Long polls (?wait=) are slow on purpose.
+		if d := time.Since(start); d > time.Second && !r.URL.Query().Has("wait") {
 			s.log.Info("slow request", "method", r.Method, "path", r.URL.Path, "took", d)
 		}
 	})
@@ -210,7 +211,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// statusOf maps error kinds to HTTP status codes: the one place it is done.
+// statusOf maps errors to HTTP status codes: method errors and body limits
+// here, every service error by its apperr kind.
 func statusOf(err error) (int, string) {
 	if errors.As(err, new(methodError)) {
 		return http.StatusMethodNotAllowed, "method_not_allowed"
@@ -219,28 +221,7 @@ func statusOf(err error) (int, string) {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, "too_large"
 	}
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		return http.StatusBadRequest, "invalid"
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized, "unauthorized"
-	case apperr.Forbidden:
-		return http.StatusForbidden, "forbidden"
-	case apperr.NotFound:
-		return http.StatusNotFound, "not_found"
-	case apperr.Conflict:
-		return http.StatusConflict, "conflict"
-	case apperr.Gone:
-		return http.StatusGone, "gone"
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge, "too_large"
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable, "unavailable"
-	}
-	if errors.Is(err, context.Canceled) {
-		return 499, "canceled"
-	}
-	return http.StatusInternalServerError, "internal"
+	return apperr.Status(err)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -4,29 +4,50 @@
 package apperr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
 
-// Kind is a class of failure. Kinds are comparable sentinel errors.
-type Kind struct{ code string }
+// Kind is a class of failure. Kinds are comparable sentinel errors. Each
+// carries the HTTP status the API and the dashboard answer it with (a plain
+// number: this package imports no HTTP code, so engines may use it).
+type Kind struct {
+	code   string
+	status int
+}
 
 func (k *Kind) Error() string { return k.code }
 
 // Code is the machine-readable code sent in API error bodies.
 func (k *Kind) Code() string { return k.code }
 
+// Status is the HTTP status code for errors of kind k.
+func (k *Kind) Status() int { return k.status }
+
 // The kinds of failure the API distinguishes.
 var (
-	Invalid      = &Kind{"invalid"}      // 400: the request is malformed or a value is out of range
-	Unauthorized = &Kind{"unauthorized"} // 401: no or an unknown credential
-	Forbidden    = &Kind{"forbidden"}    // 403: a credential that may not do this
-	NotFound     = &Kind{"not_found"}    // 404
-	Conflict     = &Kind{"conflict"}     // 409: exists already, or the state forbids it
-	Gone         = &Kind{"gone"}         // 410: the member or job was removed
-	TooLarge     = &Kind{"too_large"}    // 413
-	Unavailable  = &Kind{"unavailable"}  // 503: try again later
+	Invalid      = &Kind{"invalid", 400}      // the request is malformed or a value is out of range
+	Unauthorized = &Kind{"unauthorized", 401} // no or an unknown credential
+	Forbidden    = &Kind{"forbidden", 403}    // a credential that may not do this
+	NotFound     = &Kind{"not_found", 404}
+	Conflict     = &Kind{"conflict", 409}    // exists already, or the state forbids it
+	Gone         = &Kind{"gone", 410}        // the member or job was removed
+	TooLarge     = &Kind{"too_large", 413}   // the request body is too large
+	Unavailable  = &Kind{"unavailable", 503} // try again later
 )
+
+// Status maps err to an HTTP status and code: its kind's, 499 for a
+// cancelled request, else 500 "internal".
+func Status(err error) (int, string) {
+	if k := KindOf(err); k != nil {
+		return k.status, k.code
+	}
+	if errors.Is(err, context.Canceled) {
+		return 499, "canceled"
+	}
+	return 500, "internal"
+}
 
 // Error is an error of a Kind with a message for people.
 type Error struct {

@@ -61,6 +61,19 @@ database directly, so run them on the server machine with the server's --data
 
 // readPassword prompts without echo when stdin is a terminal; otherwise it
 // reads the first line of stdin (for scripts: echo "$PW" | poolctl user add).
+// with wraps a command body that needs the store: opened for the call,
+// closed after it.
+func (us *userStore) with(fn func(cmd *cobra.Command, args []string, st *store.Store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, err := us.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(cmd, args, st)
+	}
+}
+
 func readPassword(g *globals) (string, error) {
 	if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(g.stderr, "Password: ")
@@ -133,12 +146,7 @@ func userPasswdCmd(g *globals, us *userStore) *cobra.Command {
 		Use:   "passwd NAME",
 		Short: "Set a user's password (prompted, or read from stdin) and end its sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := us.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: us.with(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			if _, err := st.GetUser(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -151,7 +159,7 @@ func userPasswdCmd(g *globals, us *userStore) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "password of %s changed; its sessions were ended\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -177,12 +185,7 @@ func userListCmd(g *globals, us *userStore) *cobra.Command {
 		Use:   "list",
 		Short: "List dashboard users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := us.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: us.with(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			users, err := st.ListUsers(cmd.Context())
 			if err != nil {
 				return err
@@ -197,7 +200,7 @@ func userListCmd(g *globals, us *userStore) *cobra.Command {
 					row(w, u.Name, role(u), u.CreatedAt.Local().Format("2006-01-02 15:04"))
 				}
 			})
-		},
+		}),
 	}
 }
 
@@ -206,18 +209,13 @@ func userRemoveCmd(g *globals, us *userStore) *cobra.Command {
 		Use:   "remove NAME",
 		Short: "Remove a dashboard user and end its sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := us.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: us.with(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			if err := st.DeleteUser(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "removed user %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -226,12 +224,7 @@ func userLogoutAllCmd(g *globals, us *userStore) *cobra.Command {
 		Use:   "logout-all NAME",
 		Short: "End every dashboard session of a user",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := us.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: us.with(func(cmd *cobra.Command, args []string, st *store.Store) error {
 			u, err := st.GetUser(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -242,6 +235,6 @@ func userLogoutAllCmd(g *globals, us *userStore) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "ended %d session(s) of %s\n", n, u.Name)
 			return nil
-		},
+		}),
 	}
 }

@@ -153,13 +153,9 @@ func (e *Engine) release(ctx context.Context) {
 func (e *Engine) Step(ctx context.Context) error {
 	e.stepMu.Lock()
 	defer e.stepMu.Unlock()
-	epoch, err := e.acquire(ctx)
+	epoch, pools, err := e.leaderPools(ctx)
 	if err != nil || epoch == 0 {
 		return err
-	}
-	pools, err := e.cfg.Source.Pools(ctx)
-	if err != nil {
-		return fmt.Errorf("failover: list pools: %w", err)
 	}
 	now := e.cfg.Now()
 	var errs []error
@@ -187,6 +183,20 @@ func (e *Engine) Step(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// leaderPools renews the lease and, while this engine holds it, lists the
+// pools. epoch 0 means not leading. Callers hold stepMu.
+func (e *Engine) leaderPools(ctx context.Context) (int64, []PoolState, error) {
+	epoch, err := e.acquire(ctx)
+	if err != nil || epoch == 0 {
+		return 0, nil, err
+	}
+	pools, err := e.cfg.Source.Pools(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("failover: list pools: %w", err)
+	}
+	return epoch, pools, nil
 }
 
 // acquire renews the lease. A new term (another epoch, or none) forgets

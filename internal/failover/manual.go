@@ -74,13 +74,9 @@ func (e *Engine) MakeActive(ctx context.Context, pool, member string, force bool
 func (e *Engine) Republish(ctx context.Context) error {
 	e.stepMu.Lock()
 	defer e.stepMu.Unlock()
-	epoch, err := e.acquire(ctx)
+	epoch, pools, err := e.leaderPools(ctx)
 	if err != nil || epoch == 0 {
 		return err
-	}
-	pools, err := e.cfg.Source.Pools(ctx)
-	if err != nil {
-		return fmt.Errorf("failover: list pools: %w", err)
 	}
 	var errs []error
 	for _, p := range pools {

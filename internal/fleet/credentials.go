@@ -51,7 +51,7 @@ func (s *Service) newSecret() (string, error) {
 		}
 		fp = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	return secretPrefix + "." + fp + "." + strings.TrimPrefix(randomToken(""), ""), nil
+	return secretPrefix + "." + fp + "." + randomToken(""), nil
 }
 
 // EnsureAdminToken makes token a valid admin token (the bootstrap token

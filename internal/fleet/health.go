@@ -171,7 +171,9 @@ func (s *Service) reload(ctx context.Context) error {
 		l := s.live[m.ID]
 		if l == nil {
 			l = &liveMember{id: m.ID, poolID: m.PoolID, pool: m.Pool, name: m.Name, status: m.Status,
-				healthySince: m.HealthySince, metrics: m.Metrics, agentVersion: m.AgentVersion}
+				healthySince: m.HealthySince, metrics: m.Metrics, agentVersion: m.AgentVersion,
+				// Facts lost (a crash before they were flushed): ask again.
+				sendFacts: m.Enrolled && m.Facts.Hostname == ""}
 			if m.LastHeartbeatAt != nil {
 				l.beaten, l.lastBeat, l.base = true, *m.LastHeartbeatAt, *m.LastHeartbeatAt
 				// Grace after a restart: a member that was fine is given a

@@ -170,12 +170,3 @@ func (s *Service) Flush(ctx context.Context) error {
 	}
 	return s.st.AddSamples(ctx, samples)
 }
-
-// RequestFacts asks a member's agent to send facts with its next beat.
-func (s *Service) RequestFacts(memberID int64) {
-	s.mu.Lock()
-	if l := s.live[memberID]; l != nil {
-		l.sendFacts = true
-	}
-	s.mu.Unlock()
-}

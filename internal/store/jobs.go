@@ -83,13 +83,6 @@ func (s *Store) ListJobs(ctx context.Context, memberID int64, limit int) ([]Job,
 	return out, rows.Err()
 }
 
-// CountQueuedJobs counts a member's queued jobs.
-func (s *Store) CountQueuedJobs(ctx context.Context, memberID int64) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE member_id = $1 AND status = 'queued'`, memberID).Scan(&n)
-	return n, err
-}
-
 // ClaimJob hands the oldest queued job of a member to its agent with a
 // lease. It returns nil when none is queued.
 func (s *Store) ClaimJob(ctx context.Context, memberID int64, lease time.Duration, now time.Time) (*Job, error) {

@@ -68,9 +68,3 @@ func checkEpoch(ctx context.Context, tx *sql.Tx, lease string, epoch int64) erro
 	}
 	return nil
 }
-
-// CheckEpoch is checkEpoch outside a transaction, for callers that fence
-// writes of their own.
-func (s *Store) CheckEpoch(ctx context.Context, lease string, epoch int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return checkEpoch(ctx, tx, lease, epoch) })
-}

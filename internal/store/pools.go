@@ -75,12 +75,6 @@ func (s *Store) GetPool(ctx context.Context, name string) (Pool, error) {
 	return p, classify(err, fmt.Sprintf("pool %q", name))
 }
 
-// GetPoolByID returns the pool with the given ID.
-func (s *Store) GetPoolByID(ctx context.Context, id int64) (Pool, error) {
-	p, err := scanPool(s.db.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE id = $1`, id))
-	return p, classify(err, fmt.Sprintf("pool %d", id))
-}
-
 // ListPools returns all pools by name.
 func (s *Store) ListPools(ctx context.Context) ([]Pool, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+poolCols+` FROM pools ORDER BY name`)

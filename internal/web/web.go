@@ -172,28 +172,8 @@ func statusOf(err error) int {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
 	}
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Gone:
-		return http.StatusGone
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	if errors.Is(err, context.Canceled) {
-		return 499
-	}
-	return http.StatusInternalServerError
+	status, _ := apperr.Status(err)
+	return status
 }
 
 // message is what the operator reads about err.
