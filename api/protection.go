@@ -1,0 +1,255 @@
+package api
+
+import "time"
+
+// Account providers.
+const (
+	ProviderLinux  = "linux"
+	ProviderCPanel = "cpanel"
+)
+
+// Account is a hosting account discovered on a member by its agent's
+// account provider: a home directory (files and Maildir), MariaDB databases
+// and users named with the account's prefix, and the domains it owns.
+type Account struct {
+	Name      string   `json:"name"`
+	Provider  string   `json:"provider"` // linux | cpanel
+	Home      string   `json:"home"`     // absolute path on the member
+	UID       int      `json:"uid"`
+	GID       int      `json:"gid"`
+	Domains   []string `json:"domains"`
+	Databases []string `json:"databases"`
+	DBUsers   []string `json:"db_users"`
+	Mailboxes int      `json:"mailboxes"`  // Maildir folders found under the home
+	DiskBytes int64    `json:"disk_bytes"` // apparent size of the home tree
+
+	// Filled by the server.
+	Pool         string     `json:"pool,omitempty"`
+	Member       string     `json:"member,omitempty"`
+	DiscoveredAt *time.Time `json:"discovered_at,omitempty"`
+	// Protection is the id of the protection replicating this account from
+	// this member, 0 when none.
+	Protection int64 `json:"protection,omitempty"`
+	// LastGoodAt is when the last successful restore of it on its standby
+	// finished; RPOSeconds is its age. Both absent when never replicated.
+	LastGoodAt *time.Time `json:"last_good_at,omitempty"`
+	RPOSeconds *int64     `json:"rpo_seconds,omitempty"`
+}
+
+// AccountList is the answer of GET /pools/{pool}/members/{member}/accounts.
+// Stale is set when the member's agent did not answer and the accounts are
+// the ones last discovered.
+type AccountList struct {
+	Items        []Account  `json:"items"`
+	Stale        bool       `json:"stale"`
+	DiscoveredAt *time.Time `json:"discovered_at,omitempty"`
+	Error        string     `json:"error,omitempty"`
+}
+
+// Protection states.
+const (
+	ProtectionActive = "active"
+	ProtectionPaused = "paused"
+)
+
+// Replication run states.
+const (
+	RunQueued    = "queued"
+	RunSnapshot  = "snapshot" // the source is snapshotting and uploading
+	RunRestore   = "restore"  // the standby is restoring
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+)
+
+// Protection replicates one account from its source member to a standby
+// member of the same pool on a schedule.
+type Protection struct {
+	ID       int64    `json:"id"`
+	Pool     string   `json:"pool"`
+	Account  string   `json:"account"`
+	Source   string   `json:"source"`
+	Standby  string   `json:"standby"`
+	Schedule string   `json:"schedule"` // cron (UTC) or a shortcut: 1h 2h 3h 4h 6h 8h 12h 1d 1w 1mo
+	Records  []string `json:"records"`  // record types cut to the standby: A AAAA MX SRV
+	TTL      int      `json:"ttl"`      // TTL of the cut records
+	Status   string   `json:"status"`   // active | paused
+	// Databases replicates the account's MariaDB databases and users too
+	// (default true).
+	Databases bool `json:"databases"`
+
+	NextRunAt  *time.Time `json:"next_run_at,omitempty"`
+	LastRun    *Run       `json:"last_run,omitempty"`
+	LastGoodAt *time.Time `json:"last_good_at,omitempty"`
+	RPOSeconds *int64     `json:"rpo_seconds,omitempty"`
+	// RPOExceeded is set while the RPO is more than twice the schedule's
+	// interval.
+	RPOExceeded bool      `json:"rpo_exceeded"`
+	CutTo       string    `json:"cut_to,omitempty"` // member the account's DNS points at after a cut
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// ProtectionCreate is the body of POST /pools/{pool}/protections.
+type ProtectionCreate struct {
+	Account   string   `json:"account"`
+	Source    string   `json:"source"`
+	Standby   string   `json:"standby"`
+	Schedule  string   `json:"schedule,omitempty"` // default 1d
+	Records   []string `json:"records,omitempty"`  // default A AAAA MX
+	TTL       int      `json:"ttl,omitempty"`      // default 300
+	Databases *bool    `json:"databases,omitempty"`
+	Paused    bool     `json:"paused,omitempty"`
+}
+
+// ProtectionUpdate is the body of PATCH /protections/{id}; absent fields
+// are unchanged.
+type ProtectionUpdate struct {
+	Schedule *string   `json:"schedule,omitempty"`
+	Records  *[]string `json:"records,omitempty"`
+	TTL      *int      `json:"ttl,omitempty"`
+}
+
+// Run is one replication run of a protection.
+type Run struct {
+	ID         int64      `json:"id"`
+	Protection int64      `json:"protection"`
+	Status     string     `json:"status"`
+	Trigger    string     `json:"trigger"` // schedule | manual
+	SourceJob  int64      `json:"source_job,omitempty"`
+	StandbyJob int64      `json:"standby_job,omitempty"`
+	Stats      *RunStats  `json:"stats,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// RunStats sum up a run; the source fills the snapshot half, the standby
+// the restore half.
+type RunStats struct {
+	Files         int   `json:"files"`
+	FilesRead     int   `json:"files_read"`
+	FilesReused   int   `json:"files_reused"`
+	BytesRead     int64 `json:"bytes_read"`
+	ChunksTotal   int   `json:"chunks_total"`
+	ChunksNew     int   `json:"chunks_new"`
+	ChunksReused  int   `json:"chunks_reused"`
+	BytesNew      int64 `json:"bytes_new"`
+	BytesUploaded int64 `json:"bytes_uploaded"`
+	Databases     int   `json:"databases"`
+	DBUsers       int   `json:"db_users"`
+	SnapshotMS    int64 `json:"snapshot_ms"`
+
+	ChunksFetched  int   `json:"chunks_fetched"`
+	ChunksLocal    int   `json:"chunks_local"` // taken from the standby's own copy
+	BytesFetched   int64 `json:"bytes_fetched"`
+	BytesWritten   int64 `json:"bytes_written"`
+	FilesLinked    int   `json:"files_linked"`
+	RestoreMS      int64 `json:"restore_ms"`
+	ChunksDeleted  int   `json:"chunks_deleted"`
+	TotalMS        int64 `json:"total_ms"`
+	ManifestFiles  int   `json:"manifest_files"`
+	ManifestBytes  int64 `json:"manifest_bytes"`
+	ManifestChunks int   `json:"manifest_chunks"`
+}
+
+// RunLogLine is one line of a run's log: the engine's own steps and the
+// lines of the source and standby jobs, in order.
+type RunLogLine struct {
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	Line string    `json:"line"`
+}
+
+// DNSCut is the body of POST /pools/{pool}/accounts/{account}/cut-dns.
+type DNSCut struct {
+	To     string `json:"to"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// DNSChange is one record rewritten (or, in a dry run, to be rewritten) by a cut.
+type DNSChange struct {
+	Zone string `json:"zone"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+	TTL  int    `json:"ttl"`
+}
+
+// DNSCutResult lists a cut's changes.
+type DNSCutResult struct {
+	Pool    string      `json:"pool"`
+	Account string      `json:"account"`
+	From    string      `json:"from"`
+	To      string      `json:"to"`
+	DryRun  bool        `json:"dry_run"`
+	Changes []DNSChange `json:"changes"`
+}
+
+// Job kinds of account protection, run by agents.
+const (
+	KindAccountList         = "account.list"
+	KindReplicationSnapshot = "replication.snapshot"
+	KindReplicationRestore  = "replication.restore"
+)
+
+// AccountListResult is the result of an account.list job.
+type AccountListResult struct {
+	Accounts []Account `json:"accounts"`
+}
+
+// SnapshotArgs are the arguments of a replication.snapshot job, run on the
+// source member. The agent fetches the pool's chunk key with
+// GET /agent/protections/{protection}/key and stores chunks under
+// Prefix+"chunks/" and its manifests under Prefix+"manifests/" through the
+// agent object API.
+type SnapshotArgs struct {
+	Protection int64  `json:"protection"`
+	Run        int64  `json:"run"`
+	Account    string `json:"account"`
+	Prefix     string `json:"prefix"` // "protections/{id}/"
+	Databases  bool   `json:"databases"`
+	// Previous names the manifests of the last successful run (object keys),
+	// empty on a first run or after the standby's copy was found damaged.
+	// The chunks they list are held by the standby and are not uploaded.
+	PreviousFiles     string `json:"previous_files,omitempty"`
+	PreviousDatabases string `json:"previous_databases,omitempty"`
+}
+
+// SnapshotResult is the result of a replication.snapshot job.
+type SnapshotResult struct {
+	FilesManifest     string   `json:"files_manifest"`               // object key
+	DatabasesManifest string   `json:"databases_manifest,omitempty"` // object key
+	Account           Account  `json:"account"`
+	Stats             RunStats `json:"stats"`
+}
+
+// RestoreArgs are the arguments of a replication.restore job, run on the
+// standby member.
+type RestoreArgs struct {
+	Protection        int64   `json:"protection"`
+	Run               int64   `json:"run"`
+	Account           Account `json:"account"` // as the source saw it
+	Prefix            string  `json:"prefix"`
+	FilesManifest     string  `json:"files_manifest"`
+	DatabasesManifest string  `json:"databases_manifest,omitempty"`
+}
+
+// RestoreResult is the result of a replication.restore job.
+type RestoreResult struct {
+	Home  string   `json:"home"`
+	Stats RunStats `json:"stats"`
+}
+
+// ChunkKey is the pool's chunk key, as GET /agent/protections/{id}/key
+// answers it to the protection's source and standby.
+type ChunkKey struct {
+	Key string `json:"key"` // base64 of 32 bytes
+}
+
+// ObjectInfo describes a stored object in GET /agent/objects?prefix=.
+type ObjectInfo struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+}
