@@ -14,6 +14,7 @@ import (
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/probe"
+	"github.com/poolctl/poolctl/internal/protection"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/web"
 	"github.com/poolctl/poolctl/internal/zones"
@@ -31,11 +32,12 @@ type DNSOptions struct {
 // engines are the parts of the server beside the API: zones and the
 // nameserver, the failover engine, the dashboard.
 type engines struct {
-	zones    *zones.Service
-	failover apiserver.Failover
-	dash     *web.Handler
-	dnsAddr  string
-	stops    []func()
+	zones      *zones.Service
+	failover   apiserver.Failover
+	protection *protection.Service
+	dash       *web.Handler
+	dnsAddr    string
+	stops      []func()
 }
 
 func (e *engines) stop() {
@@ -112,7 +114,16 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		e.stops = append(e.stops, func() { stopSync(); <-syncDone })
 	}
 
+	prot, err := startProtection(ctx, o, st, fl, e.zones, log)
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.protection = prot.svc
+	e.stops = append(e.stops, prot.stop)
+
 	eng := failover.New(failover.Config{
+		Accounts:  foAccounts{p: prot.svc},
 		Source:    foSource{st: st, fl: fl},
 		Prober:    probe.Prober{},
 		Witnesses: foWitnesses{fl: fl},
@@ -125,6 +136,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	})
 	e.failover = foAPI{e: eng, fl: fl}
 	fl.SetLeader(eng.Leading)
+	prot.lead(eng.Leading)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

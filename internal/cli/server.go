@@ -34,6 +34,7 @@ type ServerOptions struct {
 	TLSNames     []string
 	InsecureHTTP bool
 	LogLevel     string
+	Replication  ReplicationOptions
 	// Ready, when set, receives the running server once it listens.
 	Ready func(*RunningServer)
 }
@@ -69,6 +70,10 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
 	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.Replication.Objects, "objects", "", "object storage for replication: a directory (default DATA/objects) or s3://ACCESS:SECRET@HOST:PORT/BUCKET[/PREFIX][?tls=true&region=R]")
+	f.StringVar(&o.Replication.MasterKey, "master-key-file", "", "file holding the key that seals the pools' chunk keys (default DATA/master.key; replicas sharing a database must share it)")
+	f.IntVar(&o.Replication.Concurrency, "replication-concurrency", 2, "replication runs in progress at once, fleet-wide")
+	f.StringVar(&o.Replication.Hours, "replication-hours", "", "UTC hours in which scheduled replication runs may start, e.g. 1-6 (default: any hour)")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -175,7 +180,7 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	}
 	defer eng.stop()
 
-	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Logger: log, Version: Version})
+	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Protections: eng.protection, Logger: log, Version: Version})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/", eng.web(apiSrv))

@@ -91,13 +91,22 @@ func (e *Engine) apply(ctx context.Context, epoch int64, p PoolState, r *poolRun
 	if p.Record != "" {
 		msg += fmt.Sprintf(" (%s → %s)", p.Record, addrString(mv.to))
 	}
+	var accounts any
+	if mv.kind == KindCut && from != "" && e.cfg.Accounts != nil {
+		cut, err := e.cfg.Accounts.CutAccounts(ctx, p.Name, from)
+		if err != nil {
+			e.log.Error("cut the failed member's accounts", "pool", p.Name, "member", from, "err", err)
+			cut = map[string]string{"error": err.Error()}
+		}
+		accounts, data["accounts"] = cut, cut
+	}
 	e.emit(ctx, mv.kind, p.Name, mv.to.Name, msg+", because "+mv.why, data)
 
 	pubErr := e.ensurePublished(ctx, p, r, mv.to)
 	if mv.hook && p.Hook != "" {
 		e.startHook(ctx, p, hookPayload{
 			Event: mv.kind, Pool: p.Name, Record: p.Record, From: from, To: mv.to.Name,
-			Address: addrString(mv.to), At: at, Reason: mv.why,
+			Address: addrString(mv.to), At: at, Reason: mv.why, Accounts: accounts,
 		})
 	}
 	return pubErr

@@ -188,6 +188,14 @@ type LeaseReleaser interface {
 	Release(ctx context.Context) error
 }
 
+// AccountCutter moves the DNS of the accounts a failed member served to
+// their standbys. Its answer (a JSON-encodable summary: which accounts were
+// cut, which were not protected) goes into the failover event and the
+// post-failover hook's payload.
+type AccountCutter interface {
+	CutAccounts(ctx context.Context, pool, from string) (any, error)
+}
+
 // Hooks calls URL hooks: the engine itself speaks no HTTP. It must be safe
 // for concurrent use.
 type Hooks interface {
@@ -208,6 +216,9 @@ type Config struct {
 	Events    Events // nil: decisions are only logged
 	Lease     Lease
 	Hooks     Hooks // nil: URL hooks fail with an event
+	// Accounts, when set, cuts the DNS of the protected accounts served by
+	// a member that failed over (account protection).
+	Accounts AccountCutter
 
 	Now  func() time.Time // time.Now when nil
 	Tick time.Duration    // how often Run steps (DefaultTick)

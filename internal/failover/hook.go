@@ -27,6 +27,9 @@ type hookPayload struct {
 	Address string    `json:"address,omitempty"`
 	At      time.Time `json:"at"`
 	Reason  string    `json:"reason"`
+	// Accounts is what account protection did for the failed member's
+	// accounts (cut, unprotected, failed), on a cut.
+	Accounts any `json:"accounts,omitempty"`
 }
 
 // hookResult is the Data of a KindHook event.

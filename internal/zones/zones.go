@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -353,6 +354,9 @@ type change struct {
 	// replaceSOA, when set, takes the SOA's fields (not its serial).
 	replaceSOA *dns.Record
 	managed    string
+	// lateAdd, when set, is called after drop has seen every record and
+	// returns more records to add (rewrites that depend on what drop saw).
+	lateAdd func() ([]dns.Record, error)
 }
 
 // edit applies c to a zone atomically: checks the resulting zone as a whole,
@@ -382,7 +386,15 @@ func (s *Service) edit(ctx context.Context, name string, c change) (store.Zone, 
 			}
 			keep = append(keep, r)
 		}
-		for _, r := range c.add {
+		adds := c.add
+		if c.lateAdd != nil {
+			more, err := c.lateAdd()
+			if err != nil {
+				return e, err
+			}
+			adds = append(slices.Clip(adds), more...)
+		}
+		for _, r := range adds {
 			nr, err := dns.NormalizeRecord(origin, r)
 			if err != nil {
 				return e, invalid(err)

@@ -1,0 +1,445 @@
+package protection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/objstore"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// Trigger kinds of runs.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+)
+
+// jobAttempts lets a job survive its agent's restart: an agent killed
+// mid-job loses its lease and the job is handed out again.
+const jobAttempts = 3
+
+// RunNow queues a run of a protection at once.
+func (s *Service) RunNow(ctx context.Context, pool, account string) (api.Run, error) {
+	pr, err := s.protection(ctx, pool, account)
+	if err != nil {
+		return api.Run{}, err
+	}
+	r, err := s.queue(ctx, pr, TriggerManual)
+	return r.Run, err
+}
+
+func (s *Service) queue(ctx context.Context, pr store.Protection, trigger string) (store.Run, error) {
+	r := store.Run{}
+	r.Protection, r.Trigger = pr.ID, trigger
+	if err := s.st.CreateRun(ctx, &r, s.now()); err != nil {
+		return r, err
+	}
+	who := "by an operator"
+	if trigger == TriggerSchedule {
+		who = "by schedule " + pr.Schedule
+	}
+	s.logRun(ctx, r.ID, fmt.Sprintf("run %d of account %s queued %s (%s → %s)", r.ID, pr.Account, who, pr.Source, pr.Standby))
+	s.emit(ctx, KindRunQueued, pr.Pool, pr.Source, fmt.Sprintf("replication run %d of account %s queued %s", r.ID, pr.Account, who),
+		map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account})
+	s.poke()
+	return r, nil
+}
+
+// Runs lists a protection's newest runs first.
+func (s *Service) Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error) {
+	pr, err := s.protection(ctx, pool, account)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.st.ListRuns(ctx, pr.ID, limit)
+	out := make([]api.Run, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.Run)
+	}
+	return out, err
+}
+
+// Run shows one run.
+func (s *Service) Run(ctx context.Context, id int64) (api.Run, error) {
+	r, err := s.st.GetRun(ctx, id)
+	return r.Run, err
+}
+
+// logRun appends engine lines to a run's log and wakes its followers.
+func (s *Service) logRun(ctx context.Context, runID int64, lines ...string) {
+	now := s.now()
+	ls := make([]api.RunLogLine, len(lines))
+	for i, l := range lines {
+		ls[i] = api.RunLogLine{Time: now, Line: l}
+	}
+	s.appendLog(ctx, runID, ls)
+}
+
+func (s *Service) appendLog(ctx context.Context, runID int64, ls []api.RunLogLine) {
+	if err := s.st.AppendRunLog(context.WithoutCancel(ctx), runID, ls); err != nil {
+		s.log.Warn("append run log", "run", runID, "err", err)
+		return
+	}
+	s.mu.Lock()
+	close(s.logWake)
+	s.logWake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// RunLog returns a run's log after seq; with wait, it waits for new lines
+// while the run has not ended.
+func (s *Service) RunLog(ctx context.Context, id, after int64, wait time.Duration) ([]api.RunLogLine, error) {
+	if wait > time.Minute {
+		wait = time.Minute
+	}
+	deadline := s.now().Add(wait)
+	for {
+		s.mu.Lock()
+		changed := s.logWake
+		s.mu.Unlock()
+		lines, err := s.st.RunLog(ctx, id, after, 0)
+		if err != nil || len(lines) > 0 || wait <= 0 {
+			return lines, err
+		}
+		r, err := s.st.GetRun(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.FinishedAt != nil || s.now().After(deadline) {
+			return []api.RunLogLine{}, nil
+		}
+		// Poll too: another replica may drive the run.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Start runs the engine until ctx ends: every tick, on the leading replica,
+// it queues scheduled runs, raises RPO events, starts queued runs within the
+// concurrency limit and allowed hours, and moves runs along as their jobs
+// end.
+func (s *Service) Start(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if s.cfg.Leading() {
+			s.Step(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Step is one pass of the engine.
+func (s *Service) Step(ctx context.Context) {
+	prs, err := s.st.ListProtections(ctx, 0)
+	if err != nil {
+		s.log.Warn("list protections", "err", err)
+		return
+	}
+	byID := make(map[int64]store.Protection, len(prs))
+	for _, pr := range prs {
+		byID[pr.ID] = pr
+		s.schedule(ctx, pr)
+	}
+	runs, err := s.st.ActiveRuns(ctx)
+	if err != nil {
+		s.log.Warn("list active runs", "err", err)
+		return
+	}
+	busy := 0
+	for _, r := range runs {
+		if r.Status != api.RunQueued {
+			busy++
+		}
+	}
+	for _, r := range runs {
+		pr, ok := byID[r.Protection]
+		if !ok {
+			continue
+		}
+		var err error
+		switch r.Status {
+		case api.RunQueued:
+			if busy >= s.cfg.Concurrency || (r.Trigger == TriggerSchedule && !s.cfg.Hours.Allows(s.now())) {
+				continue
+			}
+			busy++
+			err = s.start(ctx, pr, &r)
+		case api.RunSnapshot, api.RunRestore:
+			err = s.advance(ctx, pr, &r)
+		}
+		if err != nil {
+			s.log.Warn("replication run", "run", r.ID, "err", err)
+		}
+	}
+}
+
+// schedule queues pr's run when it is due and raises the RPO event.
+func (s *Service) schedule(ctx context.Context, pr store.Protection) {
+	if pr.Paused {
+		return
+	}
+	now := s.now()
+	changed := false
+	if pr.NextRunAt != nil && !now.Before(*pr.NextRunAt) {
+		if _, err := s.queue(ctx, pr, TriggerSchedule); err != nil && !errors.Is(err, apperr.Conflict) {
+			s.log.Warn("queue scheduled run", "protection", pr.ID, "err", err)
+			return
+		}
+		if sched, err := ParseSchedule(pr.Schedule); err == nil {
+			next := sched.Next(now)
+			pr.NextRunAt, changed = &next, true
+		}
+	}
+	if age, exceeded := s.rpo(pr); exceeded && !pr.RPOAlerted {
+		what := "last good copy is " + age.Round(time.Second).String() + " old"
+		if pr.GoodAt == nil {
+			what = "never replicated successfully in " + age.Round(time.Second).String()
+		}
+		s.emit(ctx, KindRPOExceeded, pr.Pool, pr.Source, fmt.Sprintf("account %s: %s, more than twice its schedule %s", pr.Account, what, pr.Schedule),
+			map[string]any{"account": pr.Account, "protection": pr.ID, "rpo_seconds": int64(age / time.Second)})
+		pr.RPOAlerted, changed = true, true
+	}
+	if changed {
+		if err := s.st.UpdateProtection(ctx, &pr, now); err != nil {
+			s.log.Warn("update protection", "protection", pr.ID, "err", err)
+		}
+	}
+}
+
+// start hands a queued run's snapshot to the source's agent.
+func (s *Service) start(ctx context.Context, pr store.Protection, r *store.Run) error {
+	args := api.SnapshotArgs{Protection: pr.ID, Run: r.ID, Account: pr.Account, Prefix: prefixOf(pr.ID), Databases: pr.Databases}
+	if !pr.FullNext {
+		args.PreviousFiles, args.PreviousDatabases = pr.GoodFiles, pr.GoodDBs
+	}
+	raw, _ := json.Marshal(args)
+	j, err := s.fl.EnqueueJob(ctx, pr.Pool, pr.Source, api.JobCreate{Kind: api.KindReplicationSnapshot, Args: raw, MaxAttempts: jobAttempts})
+	if err != nil {
+		return s.fail(ctx, pr, r, fmt.Sprintf("cannot queue the snapshot on %s: %s", pr.Source, apperr.Message(err)))
+	}
+	now := s.now()
+	r.Status, r.SourceJob, r.StartedAt, r.LogCursor = api.RunSnapshot, j.ID, &now, 0
+	if err := s.st.UpdateRun(ctx, r); err != nil {
+		return err
+	}
+	mode := "incremental"
+	if args.PreviousFiles == "" {
+		mode = "full"
+	}
+	s.logRun(ctx, r.ID, fmt.Sprintf("step 1/3: %s snapshot of %s on %s (job %d)", mode, pr.Account, pr.Source, j.ID))
+	s.emit(ctx, KindRunStarted, pr.Pool, pr.Source, fmt.Sprintf("replication run %d of account %s started (%s → %s)", r.ID, pr.Account, pr.Source, pr.Standby),
+		map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account})
+	return nil
+}
+
+// advance copies the running job's new log lines into the run's log and,
+// when the job has ended, moves the run to its next step.
+func (s *Service) advance(ctx context.Context, pr store.Protection, r *store.Run) error {
+	jobID, who := r.SourceJob, "source"
+	if r.Status == api.RunRestore {
+		jobID, who = r.StandbyJob, "standby"
+	}
+	lines, err := s.st.JobLog(ctx, jobID, r.LogCursor, 0)
+	if err != nil && !errors.Is(err, apperr.NotFound) {
+		return err
+	}
+	if len(lines) > 0 {
+		ls := make([]api.RunLogLine, len(lines))
+		for i, l := range lines {
+			ls[i] = api.RunLogLine{Time: l.Time, Line: who + ": " + l.Line}
+		}
+		s.appendLog(ctx, r.ID, ls)
+		r.LogCursor = lines[len(lines)-1].Seq
+		if err := s.st.UpdateRun(ctx, r); err != nil {
+			return err
+		}
+	}
+	j, err := s.st.GetJob(ctx, jobID)
+	if errors.Is(err, apperr.NotFound) {
+		return s.fail(ctx, pr, r, fmt.Sprintf("the %s job %d is gone (its member was removed?)", who, jobID))
+	}
+	if err != nil {
+		return err
+	}
+	if j.FinishedAt == nil {
+		return nil
+	}
+	if len(lines) == 5000 {
+		return nil // more log to copy first
+	}
+	if j.Status != api.JobSucceeded {
+		msg := j.Error
+		if msg == "" {
+			msg = j.Status
+		}
+		member := pr.Source
+		step := "snapshot"
+		if who == "standby" {
+			member, step = pr.Standby, "restore"
+		}
+		return s.fail(ctx, pr, r, fmt.Sprintf("%s on %s failed: %s", step, member, msg))
+	}
+	if r.Status == api.RunSnapshot {
+		return s.snapshotDone(ctx, pr, r, j)
+	}
+	return s.restoreDone(ctx, pr, r, j)
+}
+
+func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *store.Run, j store.Job) error {
+	var res api.SnapshotResult
+	if err := json.Unmarshal(j.Result, &res); err != nil {
+		return s.fail(ctx, pr, r, fmt.Sprintf("snapshot on %s answered an unreadable result: %v", pr.Source, err))
+	}
+	prefix := prefixOf(pr.ID)
+	if !strings.HasPrefix(res.FilesManifest, prefix) || (res.DatabasesManifest != "" && !strings.HasPrefix(res.DatabasesManifest, prefix)) {
+		return s.fail(ctx, pr, r, fmt.Sprintf("snapshot on %s named manifests outside %s", pr.Source, prefix))
+	}
+	if res.Account.Name != pr.Account {
+		return s.fail(ctx, pr, r, fmt.Sprintf("snapshot on %s reported account %q, not %q", pr.Source, res.Account.Name, pr.Account))
+	}
+	acct, _ := json.Marshal(res.Account)
+	stats := res.Stats
+	r.FilesManifest, r.DBManifest, r.Account, r.Stats = res.FilesManifest, res.DatabasesManifest, string(acct), &stats
+	args := api.RestoreArgs{Protection: pr.ID, Run: r.ID, Account: res.Account, Prefix: prefix,
+		FilesManifest: res.FilesManifest, DatabasesManifest: res.DatabasesManifest}
+	raw, _ := json.Marshal(args)
+	nj, err := s.fl.EnqueueJob(ctx, pr.Pool, pr.Standby, api.JobCreate{Kind: api.KindReplicationRestore, Args: raw, MaxAttempts: jobAttempts})
+	if err != nil {
+		return s.fail(ctx, pr, r, fmt.Sprintf("cannot queue the restore on %s: %s", pr.Standby, apperr.Message(err)))
+	}
+	r.Status, r.StandbyJob, r.LogCursor = api.RunRestore, nj.ID, 0
+	if err := s.st.UpdateRun(ctx, r); err != nil {
+		return err
+	}
+	s.logRun(ctx, r.ID,
+		fmt.Sprintf("snapshot done: %d files, %s read, %d chunks (%d new, %d reused), %s uploaded, %d database(s), in %s",
+			stats.Files, size(stats.BytesRead), stats.ChunksTotal, stats.ChunksNew, stats.ChunksReused, size(stats.BytesUploaded),
+			stats.Databases, time.Duration(stats.SnapshotMS)*time.Millisecond),
+		fmt.Sprintf("step 2/3: staged restore on %s (job %d)", pr.Standby, nj.ID))
+	return nil
+}
+
+func (s *Service) restoreDone(ctx context.Context, pr store.Protection, r *store.Run, j store.Job) error {
+	var res api.RestoreResult
+	if err := json.Unmarshal(j.Result, &res); err != nil {
+		return s.fail(ctx, pr, r, fmt.Sprintf("restore on %s answered an unreadable result: %v", pr.Standby, err))
+	}
+	st := api.RunStats{}
+	if r.Stats != nil {
+		st = *r.Stats
+	}
+	rs := res.Stats
+	st.ChunksFetched, st.ChunksLocal, st.BytesFetched, st.BytesWritten = rs.ChunksFetched, rs.ChunksLocal, rs.BytesFetched, rs.BytesWritten
+	st.FilesLinked, st.RestoreMS = rs.FilesLinked, rs.RestoreMS
+	s.logRun(ctx, r.ID, fmt.Sprintf("restore done: %s written, %d chunks fetched (%s), %d taken from the standby's copy, %d files unchanged, in %s",
+		size(rs.BytesWritten), rs.ChunksFetched, size(rs.BytesFetched), rs.ChunksLocal, rs.FilesLinked, time.Duration(rs.RestoreMS)*time.Millisecond),
+		"step 3/3: removing transient chunks")
+	prefix := prefixOf(pr.ID)
+	n, err := s.deletePrefix(ctx, prefix+"chunks/")
+	st.ChunksDeleted = n
+	if err != nil {
+		// The copy is good; leftover chunks are only storage.
+		s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing transient chunks failed after %d: %v (the next run retries)", n, err))
+	}
+	if err := s.deleteOldManifests(ctx, prefix, r); err != nil {
+		s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing old manifests: %v", err))
+	}
+	if r.StartedAt != nil {
+		st.TotalMS = s.now().Sub(*r.StartedAt).Milliseconds()
+	}
+	r.Stats = &st
+	if err := s.st.FinishGoodRun(ctx, r, s.now()); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("replication run %d of account %s succeeded: %s on %s is %s old at most (RPO reset), %s uploaded, %d chunks removed",
+		r.ID, pr.Account, pr.Account, pr.Standby, time.Duration(st.TotalMS)*time.Millisecond, size(st.BytesUploaded), n)
+	s.logRun(ctx, r.ID, fmt.Sprintf("run succeeded in %s", time.Duration(st.TotalMS)*time.Millisecond))
+	s.emit(ctx, KindRunSucceeded, pr.Pool, pr.Standby, msg, map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account, "stats": st})
+	return nil
+}
+
+// deleteOldManifests keeps only r's manifests, which the next run builds on.
+func (s *Service) deleteOldManifests(ctx context.Context, prefix string, r *store.Run) error {
+	var old []string
+	err := s.objs.List(ctx, prefix+"manifests/", func(i objstore.Info) error {
+		if i.Key != r.FilesManifest && i.Key != r.DBManifest {
+			old = append(old, i.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := s.objs.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunkTrouble reports whether a run failed on a damaged or missing chunk.
+func chunkTrouble(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "chunk") && (strings.Contains(m, "corrupt") || strings.Contains(m, "not found") || strings.Contains(m, "missing"))
+}
+
+// fail ends a run. When a chunk was damaged or missing, the transient
+// chunks are dropped and the next run is a full one, so it uploads every
+// chunk again instead of trusting what is stored.
+func (s *Service) fail(ctx context.Context, pr store.Protection, r *store.Run, msg string) error {
+	now := s.now()
+	r.Status, r.Error, r.FinishedAt = api.RunFailed, msg, &now
+	if err := s.st.UpdateRun(ctx, r); err != nil {
+		return err
+	}
+	lines := []string{"run failed: " + msg, fmt.Sprintf("the copy on %s was left as it was before this run", pr.Standby)}
+	if chunkTrouble(msg) {
+		n, err := s.deletePrefix(ctx, prefixOf(pr.ID)+"chunks/")
+		lines = append(lines, fmt.Sprintf("a chunk was damaged or missing: %d stored chunks dropped, the next run uploads everything again", n))
+		if err != nil {
+			lines = append(lines, "warning: dropping stored chunks: "+err.Error())
+		}
+		pr.FullNext = true
+		if err := s.st.UpdateProtection(ctx, &pr, now); err != nil {
+			return err
+		}
+	}
+	s.logRun(ctx, r.ID, lines...)
+	s.emit(ctx, KindRunFailed, pr.Pool, pr.Source, fmt.Sprintf("replication run %d of account %s failed: %s", r.ID, pr.Account, msg),
+		map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account, "error": msg})
+	return nil
+}
+
+// size formats a byte count for people.
+func size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
