@@ -146,7 +146,7 @@ func (s *Service) plan(ctx context.Context, pr store.Protection, domains []strin
 			return nil, err
 		}
 		for _, r := range recs {
-			name := strings.TrimSuffix(r.Name, ".")
+			name := absName(r.Name, zone)
 			if seen[r.ID] || r.Managed != "" || !slices.Contains(pr.Records, r.Type) || (name != d && !strings.HasSuffix(name, "."+d)) {
 				continue
 			}
@@ -155,10 +155,22 @@ func (s *Service) plan(ctx context.Context, pr store.Protection, domains []strin
 				continue
 			}
 			seen[r.ID] = true
-			out[zone] = append(out[zone], plannedChange{id: r.ID, change: api.DNSChange{Zone: zone, Name: r.Name, Type: r.Type, Old: r.Value, New: nv, TTL: pr.TTL}})
+			out[zone] = append(out[zone], plannedChange{id: r.ID, change: api.DNSChange{Zone: zone, Name: name, Type: r.Type, Old: r.Value, New: nv, TTL: pr.TTL}})
 		}
 	}
 	return out, nil
+}
+
+// absName turns a record name relative to zone ("@", "www") into the
+// absolute name without its final dot.
+func absName(name, zone string) string {
+	switch name = strings.TrimSuffix(strings.ToLower(name), "."); {
+	case name == "@" || name == "":
+		return zone
+	case name == zone || strings.HasSuffix(name, "."+zone):
+		return name
+	}
+	return name + "." + zone
 }
 
 func fqdn(h string) string {

@@ -164,29 +164,33 @@ func (s *Service) Step(ctx context.Context) {
 		s.log.Warn("list active runs", "err", err)
 		return
 	}
+	// Move runs in progress along first, so that the slots of runs that
+	// just ended go to queued runs in the same pass.
 	busy := 0
-	for _, r := range runs {
-		if r.Status != api.RunQueued {
+	for i := range runs {
+		r := &runs[i]
+		pr, ok := byID[r.Protection]
+		if !ok || r.Status == api.RunQueued {
+			continue
+		}
+		if err := s.advance(ctx, pr, r); err != nil {
+			s.log.Warn("replication run", "run", r.ID, "err", err)
+		}
+		if r.FinishedAt == nil {
 			busy++
 		}
 	}
-	for _, r := range runs {
+	for i := range runs {
+		r := &runs[i]
 		pr, ok := byID[r.Protection]
-		if !ok {
+		if !ok || r.Status != api.RunQueued {
 			continue
 		}
-		var err error
-		switch r.Status {
-		case api.RunQueued:
-			if busy >= s.cfg.Concurrency || (r.Trigger == TriggerSchedule && !s.cfg.Hours.Allows(s.now())) {
-				continue
-			}
-			busy++
-			err = s.start(ctx, pr, &r)
-		case api.RunSnapshot, api.RunRestore:
-			err = s.advance(ctx, pr, &r)
+		if busy >= s.cfg.Concurrency || (r.Trigger == TriggerSchedule && !s.cfg.Hours.Allows(s.now())) {
+			continue
 		}
-		if err != nil {
+		busy++
+		if err := s.start(ctx, pr, r); err != nil {
 			s.log.Warn("replication run", "run", r.ID, "err", err)
 		}
 	}
