@@ -578,4 +578,3 @@ func markGood(t *testing.T, e *env, account string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
