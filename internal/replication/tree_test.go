@@ -1,173 +1,17 @@
 package replication
 
 import (
-	"bytes"
-	"fmt"
-	"io/fs"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"sort"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/poolctl/poolctl/internal/replication/replicationtest"
 )
 
-// genTree writes a test tree: many small files (text and random), a 20 MiB
-// file (random and compressible parts), symlinks, hard links, empty
-// directories, odd modes, owners, xattrs and old mtimes. It returns the
-// relative paths of the small regular files.
 func genTree(t testing.TB, root string, small int) []string {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	var files []string
-	for i := range small {
-		dir := filepath.Join(root, fmt.Sprintf("d%02d", i%17), fmt.Sprintf("s%d", i%5))
-		must(os.MkdirAll(dir, 0o755))
-		rel := filepath.Join(fmt.Sprintf("d%02d", i%17), fmt.Sprintf("s%d", i%5), fmt.Sprintf("f%04d.txt", i))
-		must(os.WriteFile(filepath.Join(root, rel), smallContent(rng, i), 0o644))
-		files = append(files, rel)
-	}
-	big := append(randBytes(7, 12<<20), bytes.Repeat([]byte("<html><body>compressible account data</body></html>\n"), (8<<20)/52)...)
-	must(os.WriteFile(filepath.Join(root, "big.bin"), big, 0o640))
-	must(os.MkdirAll(filepath.Join(root, "empty", "nested-empty"), 0o755))
-	must(os.Mkdir(filepath.Join(root, "sticky"), 0o755))
-	must(os.Chmod(filepath.Join(root, "sticky"), 0o1777))
-	must(os.Mkdir(filepath.Join(root, "readonly"), 0o755))
-	must(os.WriteFile(filepath.Join(root, "readonly", "inside"), []byte("ro"), 0o400))
-	must(os.WriteFile(filepath.Join(root, "setuid"), []byte("#!/bin/sh\n"), 0o755))
-	must(os.Chmod(filepath.Join(root, "setuid"), 0o4755))
-	must(os.WriteFile(filepath.Join(root, "nomode"), []byte("x"), 0o644))
-	must(os.Chmod(filepath.Join(root, "nomode"), 0))
-	must(os.WriteFile(filepath.Join(root, "empty-file"), nil, 0o644))
-	must(os.Symlink("big.bin", filepath.Join(root, "link-rel")))
-	must(os.Symlink("/etc/hostname", filepath.Join(root, "link-abs")))
-	must(os.Symlink("does/not/exist", filepath.Join(root, "link-dangling")))
-	must(os.Symlink("d00", filepath.Join(root, "link-dir")))
-	must(unix.Mkfifo(filepath.Join(root, "fifo"), 0o644)) // skipped by Snapshot
-	must(os.Link(filepath.Join(root, files[0]), filepath.Join(root, "hard-a")))
-	must(os.Link(filepath.Join(root, files[0]), filepath.Join(root, "empty", "hard-b")))
-	must(os.Link(filepath.Join(root, "setuid"), filepath.Join(root, "d01", "setuid-link")))
-	if os.Geteuid() == 0 {
-		must(os.Lchown(filepath.Join(root, "d02"), 1234, 5678))
-		must(os.Lchown(filepath.Join(root, "link-rel"), 42, 43))
-		must(os.Lchown(filepath.Join(root, files[3]), 1001, 1002))
-	}
-	if err := unix.Lsetxattr(filepath.Join(root, files[1]), "user.poolctl", []byte("v1"), 0); err != nil {
-		t.Logf("xattrs not supported here: %v", err)
-	}
-	old := time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	must(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		must(err)
-		ts := []unix.Timespec{unix.NsecToTimespec(old.UnixNano()), unix.NsecToTimespec(old.UnixNano())}
-		return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
-	}))
-	must(os.Chmod(filepath.Join(root, "readonly"), 0o500))
-	return files
+	return replicationtest.GenTree(t, root, small)
 }
 
-func smallContent(rng *rand.Rand, i int) []byte {
-	n := rng.IntN(16 << 10)
-	if i%3 == 0 {
-		b := make([]byte, n)
-		for j := range b {
-			b[j] = byte(rng.Uint32())
-		}
-		return b
-	}
-	var buf bytes.Buffer
-	for buf.Len() < n {
-		fmt.Fprintf(&buf, "<?php echo \"file %d line %d\"; ?>\n", i, buf.Len())
-	}
-	return buf.Bytes()
+func describe(t testing.TB, root string) map[string]replicationtest.NodeInfo {
+	return replicationtest.Describe(t, root)
 }
 
-type nodeInfo struct {
-	Mode     uint32
-	UID, GID uint32
-	MTime    int64
-	Size     int64
-	Target   string
-	Content  string // blake3 of content via the test codec
-	Xattrs   string
-	LinkPeer string // first path with the same inode
-}
-
-// describe maps every path of a tree to what a restore must reproduce.
-func describe(t testing.TB, root string) map[string]nodeInfo {
-	t.Helper()
-	c := testCodec(t, 99)
-	out := make(map[string]nodeInfo)
-	inodes := make(map[uint64]string)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		n := nodeInfo{Mode: st.Mode, UID: st.Uid, GID: st.Gid, MTime: st.Mtim.Nano()}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFIFO:
-			return nil // not replicated
-		case unix.S_IFREG:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			n.Size, n.Content = st.Size, c.ID(b).String()
-			if first, ok := inodes[st.Ino]; ok {
-				n.LinkPeer = first
-			} else {
-				inodes[st.Ino] = rel
-			}
-		case unix.S_IFLNK:
-			n.Target, _ = os.Readlink(p)
-		}
-		x, err := listXattrs(p)
-		if err != nil {
-			return err
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k+"="+string(x[k]))
-		}
-		sort.Strings(keys)
-		n.Xattrs = fmt.Sprint(keys)
-		out[rel] = n
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func compareTrees(t testing.TB, want, got string) {
-	t.Helper()
-	w, g := describe(t, want), describe(t, got)
-	for p, wn := range w {
-		gn, ok := g[p]
-		if !ok {
-			t.Errorf("%s: missing after restore", p)
-			continue
-		}
-		if gn != wn {
-			t.Errorf("%s: got %+v, want %+v", p, gn, wn)
-		}
-	}
-	for p := range g {
-		if _, ok := w[p]; !ok {
-			t.Errorf("%s: unexpected after restore", p)
-		}
-	}
-}
+func compareTrees(t testing.TB, want, got string) { replicationtest.CompareTrees(t, want, got) }
