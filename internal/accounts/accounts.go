@@ -15,7 +15,12 @@ import (
 var ErrNoAccount = errors.New("no such account")
 
 // Provider discovers accounts on this server and dumps and restores their
-// databases.
+// databases. Implementations: Linux (a manifest file per home directory,
+// MariaDB's own tools) and CPanel (cPanel's commands; not exercised against
+// a real cPanel, see CPanelVerified). Detect picks one.
+//
+// What DumpDatabases writes into its directory is the provider's own
+// format; only the same provider's RestoreDatabases reads it.
 type Provider interface {
 	// Name is api.ProviderLinux or api.ProviderCPanel.
 	Name() string
@@ -35,7 +40,8 @@ type Provider interface {
 	// into this server's MariaDB under the same names, each database
 	// atomically (loaded aside, then swapped in), then recreates the users
 	// and grants. A failure leaves the previous copy of each database that
-	// was not yet swapped untouched.
+	// was not yet swapped untouched. (The cpanel provider cannot promise
+	// this: cPanel's restorepkg replaces databases in place.)
 	RestoreDatabases(ctx context.Context, acct api.Account, dir string, log func(string)) (dbs, users int, err error)
 	// Prepare runs before the files of acct are restored on this server
 	// (cPanel: nothing; linux: ensure the parent directory exists).
