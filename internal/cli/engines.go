@@ -147,7 +147,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	}()
 	e.stops = append(e.stops, func() { cancel(); <-done })
 
-	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
+	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Protections: e.protection, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
 		Logger: log, Version: Version})
 	if err != nil {
 		e.stop()

@@ -66,6 +66,8 @@ func (h *Handler) funcs() template.FuncMap {
 		"bar":    func(v float64) string { return fmt.Sprintf("%.1f", clamp(v, 0, 100)) },
 		"bytes":  humanBytes,
 		"rate":   func(v int64) string { return humanBytes(uint64(max(v, 0))) + "/s" },
+		"size":   func(v int64) string { return humanBytes(uint64(max(v, 0))) },
+		"ms":     func(v int64) string { return (time.Duration(v) * time.Millisecond).String() },
 		"when":   when,
 		"whenP": func(t *time.Time) string {
 			if t == nil {

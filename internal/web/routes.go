@@ -42,6 +42,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /pools/{pool}/members/{member}/secret", h.page(h.newSecret))
 	m.Handle("POST /pools/{pool}/members/{member}/remove", h.page(h.removeMember))
 	m.Handle("GET /pools/{pool}/members/{member}/stack/{tab}", h.page(h.stackPage))
+	m.Handle("GET /pools/{pool}/members/{member}/accounts", h.page(h.accountsPage))
+	m.Handle("POST /pools/{pool}/members/{member}/accounts/refresh", h.page(h.refreshAccounts))
 
 	m.Handle("GET /events", h.page(h.eventsPage))
 
@@ -51,6 +53,18 @@ func (h *Handler) routes() {
 	m.Handle("POST /zones/{zone}/records", h.page(h.addRecord))
 	m.Handle("POST /zones/{zone}/records/{id}/delete", h.page(h.deleteRecord))
 	m.Handle("POST /zones/{zone}/delete", h.page(h.deleteZone))
+
+	m.Handle("GET /protections", h.page(h.protectionsPage))
+	m.Handle("POST /protections", h.page(h.createProtection))
+	m.Handle("GET /protections/{pool}/{account}", h.page(h.protectionPage))
+	m.Handle("POST /protections/{pool}/{account}/settings", h.page(h.updateProtection))
+	m.Handle("POST /protections/{pool}/{account}/run", h.page(h.runProtection))
+	m.Handle("POST /protections/{pool}/{account}/pause", h.page(h.pauseProtection))
+	m.Handle("POST /protections/{pool}/{account}/resume", h.page(h.resumeProtection))
+	m.Handle("POST /protections/{pool}/{account}/cut-dns", h.page(h.cutDNS))
+	m.Handle("POST /protections/{pool}/{account}/delete", h.page(h.deleteProtection))
+	m.Handle("GET /protections/{pool}/{account}/runs/{id}", h.page(h.runPage))
+	m.Handle("GET /protections/{pool}/{account}/runs/{id}/stream", h.page(h.runStream))
 
 	m.Handle("/", h.serve(func(w http.ResponseWriter, r *http.Request) error { return notFound(r) }))
 

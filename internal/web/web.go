@@ -47,7 +47,10 @@ const (
 type Config struct {
 	Fleet *fleet.Service
 	Zones Zones // nil: the zone pages say DNS is not available
-	Store *store.Store
+	// Protections is account protection; nil: its pages say it is not
+	// available.
+	Protections Protections
+	Store       *store.Store
 	// Context ends live streams; pass the server's lifetime so that a
 	// shutdown does not wait for open dashboards.
 	Context context.Context
@@ -69,6 +72,7 @@ type Handler struct {
 	cfg      Config
 	fl       *fleet.Service
 	zones    Zones
+	prot     Protections
 	st       *store.Store
 	log      *slog.Logger
 	now      func() time.Time
@@ -112,7 +116,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		cfg: cfg, fl: cfg.Fleet, zones: cfg.Zones, st: cfg.Store, now: cfg.Now, ctx: cfg.Context,
+		cfg: cfg, fl: cfg.Fleet, zones: cfg.Zones, prot: cfg.Protections, st: cfg.Store, now: cfg.Now, ctx: cfg.Context,
 		log:    cfg.Logger.With("component", "web"),
 		static: st,
 		limit:  newLimiter(cfg.Now),
