@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// ProtocolVersion is sent by agents in every heartbeat.
-const ProtocolVersion = 1
+// ProtocolVersion is sent by agents in every heartbeat. Protocol 2 adds
+// Heartbeat.RunningJobs.
+const ProtocolVersion = 2
 
 // Member states, in the order a member normally moves through them.
 const (
@@ -260,6 +261,11 @@ type Heartbeat struct {
 	// Facts and Stack are sent on the first beat and whenever they change.
 	Facts *Facts `json:"facts,omitempty"`
 	Stack *Stack `json:"stack,omitempty"`
+	// RunningJobs (protocol 2) lists the jobs this agent process is running.
+	// The server renews their leases and hands the member's other running
+	// jobs, lost when a previous agent process died, out again at once
+	// instead of waiting for their leases to expire.
+	RunningJobs []int64 `json:"running_jobs"`
 }
 
 // HeartbeatReply tells the agent how the server sees it.
@@ -431,4 +437,7 @@ type List[T any] struct {
 	Items []T `json:"items"`
 	// NextAfter is the cursor for the next page, when there may be one.
 	NextAfter int64 `json:"next_after,omitempty"`
+	// Next is the cursor of lists ordered by text (objects): pass it as
+	// ?after= for the next page; absent on the last page.
+	Next string `json:"next,omitempty"`
 }

@@ -84,7 +84,9 @@ func New(rawURL string, opts Options) (*Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
-	tr.MaxIdleConnsPerHost = 16
+	// Replication moves many objects at once (see objects.go): keep enough
+	// idle connections that concurrent transfers do not redo TLS handshakes.
+	tr.MaxIdleConnsPerHost = 32
 	// HTTP/1.1: an agent's few small requests per second cost less without
 	// HTTP/2's framing (measured with bench/heartbeat.sh).
 	tr.ForceAttemptHTTP2 = false
@@ -160,34 +162,64 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, timeout time.Duration) error {
-	u := *c.base
-	u.Path = c.base.Path + path
-	if len(query) > 0 {
-		u.RawQuery = query.Encode()
-	}
-	var body io.Reader
+	var body *rawBody
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
+		body = &rawBody{data: b, contentType: "application/json"}
 	}
-	if timeout > 0 {
-		// A long poll: the server answers when the wait is over, so give
-		// it time to do so.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	resp, cancel, err := c.send(ctx, method, path, query, body, "application/json", timeout)
 	if err != nil {
 		return err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	defer cancel()
+	defer closeBody(resp)
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
-	req.Header.Set("Accept", "application/json")
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// rawBody is a request body and its media type.
+type rawBody struct {
+	data        []byte
+	contentType string
+}
+
+// send sends one request and returns the answer when its status is below
+// 400; error answers become *Error. A timeout > 0 replaces the client's
+// own for this request (long polls, large objects). The caller must call
+// cancel once and close the response body (closeBody drains it so the
+// connection is kept alive).
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in *rawBody, accept string, timeout time.Duration) (resp *http.Response, cancel context.CancelFunc, err error) {
+	// path is escaped already (see esc).
+	target := c.base.String() + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	cancel = func() {}
+	if timeout > 0 {
+		// A long poll or a large transfer: give the server time to answer.
+		ctx, cancel = context.WithTimeout(ctx, timeout+10*time.Second)
+	}
+	var body io.Reader
+	if in != nil {
+		body = bytes.NewReader(in.data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", in.contentType)
+	}
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.UserAgent)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -198,31 +230,38 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		cp.Timeout = timeout + 15*time.Second
 		hc = &cp
 	}
-	resp, err := hc.Do(req)
+	resp, err = hc.Do(req)
 	if err != nil {
-		return err
+		cancel()
+		return nil, nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var eb api.ErrorBody
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(raw, &eb) != nil || eb.Error.Message == "" {
-			eb.Error.Code = "http_" + fmt.Sprint(resp.StatusCode)
-			eb.Error.Message = strings.TrimSpace(string(raw))
-			if eb.Error.Message == "" {
-				eb.Error.Message = resp.Status
-			}
+		defer cancel()
+		defer closeBody(resp)
+		return nil, nil, decodeError(resp)
+	}
+	return resp, cancel, nil
+}
+
+// decodeError turns an error answer into *Error.
+func decodeError(resp *http.Response) error {
+	var eb api.ErrorBody
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(raw, &eb) != nil || eb.Error.Message == "" {
+		eb.Error.Code = "http_" + fmt.Sprint(resp.StatusCode)
+		eb.Error.Message = strings.TrimSpace(string(raw))
+		if eb.Error.Message == "" {
+			eb.Error.Message = resp.Status
 		}
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
-	}
-	return nil
+	return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+}
+
+// closeBody drains (a little of) the body before closing it, so that the
+// connection goes back to the pool.
+func closeBody(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 256<<10))
+	_ = resp.Body.Close()
 }
 
 func esc(s string) string { return url.PathEscape(s) }

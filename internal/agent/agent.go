@@ -33,6 +33,7 @@ import (
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/client"
+	"github.com/poolctl/poolctl/internal/accounts"
 )
 
 // ErrRemoved is returned by Run when the server answers 410 Gone: the member
@@ -57,6 +58,11 @@ type Config struct {
 	// "root@tcp(127.0.0.1:3306)/". Without it the agent tries the mariadb
 	// command-line client, which reads ~/.my.cnf or uses socket auth.
 	MariaDBDSN string
+	// Accounts discovers this server's hosting accounts and moves their
+	// databases; with it the agent runs account.list and the replication
+	// jobs of account protection (nil: it offers none of them). Replicas
+	// and dumps are kept under DataDir (see replicate.go).
+	Accounts accounts.Provider
 	// Root is the filesystem root detection looks under (default "/"). With
 	// another root, binaries are looked for only in its sbin/bin directories.
 	Root    string
@@ -77,6 +83,7 @@ type apiClient interface {
 	NextJob(ctx context.Context, wait time.Duration) (*api.Job, error)
 	AppendJobLog(ctx context.Context, id int64, lines []string) error
 	FinishJob(ctx context.Context, id int64, res api.JobResult) error
+	objectClient
 }
 
 var _ apiClient = (*client.Client)(nil)
@@ -103,6 +110,8 @@ type Agent struct {
 
 	hmu      sync.RWMutex
 	handlers map[string]Handler
+	running  jobSet      // jobs this process runs, reported in heartbeats
+	repl     *replicator // nil without Config.Accounts
 
 	detectMu  sync.Mutex                       // serialises facts and stack detection
 	updates   struct{ pending, security *int } // last update counts; under detectMu
@@ -191,6 +200,7 @@ func newAgent(cfg Config, st *State, srv apiClient) *Agent {
 	s := newSampler()
 	a.probes = probes{metrics: s.sample, facts: detectFacts, stack: d.stack, updates: d.updates, procs: listProcs}
 	a.registerBuiltins()
+	a.registerReplication()
 	return a
 }
 

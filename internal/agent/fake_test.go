@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,15 @@ type fakeClient struct {
 	logCalls map[int64]int
 	logErr   func(call int) error
 	results  map[int64]api.JobResult
+
+	// The agent object API: objects by key, the chunk key of every
+	// protection, request counts, and a hook that may fail (or delay) a
+	// request: op is "put", "get" or "list".
+	objects  map[string][]byte
+	chunkKey [32]byte
+	puts     int
+	gets     int
+	objHook  func(op, key string) error
 }
 
 type attempt struct {
@@ -42,6 +52,8 @@ func newFakeClient() *fakeClient {
 		logs:     map[int64][]string{},
 		logCalls: map[int64]int{},
 		results:  map[int64]api.JobResult{},
+		objects:  map[string][]byte{},
+		chunkKey: [32]byte{1, 2, 3},
 	}
 }
 
@@ -109,6 +121,86 @@ func (f *fakeClient) FinishJob(ctx context.Context, id int64, res api.JobResult)
 	defer f.mu.Unlock()
 	f.results[id] = res
 	return nil
+}
+
+func (f *fakeClient) hook(op, key string) error {
+	f.mu.Lock()
+	h := f.objHook
+	f.mu.Unlock()
+	if h != nil {
+		return h(op, key)
+	}
+	return nil
+}
+
+func (f *fakeClient) PutObject(ctx context.Context, key string, data []byte) error {
+	if err := f.hook("put", key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.puts++
+	f.objects[key] = append([]byte(nil), data...)
+	return nil
+}
+
+func (f *fakeClient) GetObject(ctx context.Context, key string) ([]byte, error) {
+	if err := f.hook("get", key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	b, ok := f.objects[key]
+	if !ok {
+		return nil, &client.Error{Status: 404, Code: "not_found", Message: "no object " + key}
+	}
+	return append([]byte(nil), b...), nil
+}
+
+func (f *fakeClient) ListObjects(ctx context.Context, prefix string, fn func(api.ObjectInfo) error) error {
+	if err := f.hook("list", prefix); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	var list []api.ObjectInfo
+	for k, b := range f.objects {
+		if strings.HasPrefix(k, prefix) {
+			list = append(list, api.ObjectInfo{Key: k, Size: int64(len(b))})
+		}
+	}
+	f.mu.Unlock()
+	slices.SortFunc(list, func(a, b api.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	for _, o := range list {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeClient) ChunkKey(ctx context.Context, protection int64) ([32]byte, error) {
+	return f.chunkKey, nil
+}
+
+// keys lists the stored object keys under prefix, sorted.
+func (f *fakeClient) keys(prefix string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k := range f.objects {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (f *fakeClient) snapshot() []attempt {

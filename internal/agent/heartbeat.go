@@ -86,6 +86,7 @@ func (a *Agent) beat(ctx context.Context) error {
 		AgentVersion: a.cfg.Version,
 		Interval:     api.Duration(a.interval),
 		Metrics:      a.probes.metrics(ctx),
+		RunningJobs:  a.running.list(),
 	}
 	facts, stack, gen, need := a.snap.pending()
 	if need {

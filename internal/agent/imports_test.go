@@ -14,10 +14,13 @@ import (
 
 // TestImports: the agent speaks to the server only through the public api
 // and client packages; besides them it may use internal/probe, a
-// standard-library-only prober shared with the server.
+// standard-library-only prober shared with the server, and the two
+// libraries of account protection: internal/replication (the engine) and
+// internal/accounts (the account providers).
 func TestImports(t *testing.T) {
 	const module = "github.com/poolctl/poolctl/"
-	allowed := map[string]bool{module + "api": true, module + "client": true, module + "internal/probe": true}
+	allowed := map[string]bool{module + "api": true, module + "client": true, module + "internal/probe": true,
+		module + "internal/replication": true, module + "internal/accounts": true}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
 	for _, name := range files {
@@ -28,7 +31,7 @@ func TestImports(t *testing.T) {
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if strings.HasPrefix(path, module) && !allowed[path] {
-				t.Errorf("%s imports %s; the agent may import only api, client and internal/probe of this module", name, path)
+				t.Errorf("%s imports %s; the agent may import only api, client, internal/probe, internal/replication and internal/accounts of this module", name, path)
 			}
 		}
 	}

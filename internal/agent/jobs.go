@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,8 +71,10 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 			continue
 		}
 		bo.reset()
+		a.running.add(job.ID)
 		running.Go(func() {
 			defer func() { <-sem }()
+			defer a.running.remove(job.ID)
 			a.runJob(ctx, *job, log.With("job", job.ID, "kind", job.Kind))
 		})
 	}
@@ -285,4 +288,40 @@ func (l *jobLog) send(ctx context.Context, batch []string) error {
 		return fmt.Errorf("append job log: %w", err)
 	}
 	return nil
+}
+
+// jobSet is the set of jobs an agent process is running. Heartbeats report
+// it, so that the server hands out again at once the jobs a previous process
+// of this agent was killed in the middle of.
+type jobSet struct {
+	mu  sync.Mutex
+	ids map[int64]struct{}
+}
+
+func (s *jobSet) add(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = make(map[int64]struct{})
+	}
+	s.ids[id] = struct{}{}
+}
+
+func (s *jobSet) remove(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+}
+
+// list returns the running jobs, never nil: an empty list tells the server
+// that no job runs.
+func (s *jobSet) list() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int64, 0, len(s.ids))
+	for id := range s.ids {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }

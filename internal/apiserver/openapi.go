@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+// pathParam matches a path wildcard: {name}, or {name...} for the rest of
+// the path (which OpenAPI writes {name}).
+var pathParam = regexp.MustCompile(`\{([a-z]+)(?:\.\.\.)?\}`)
 
 // optionalBody lists the routes whose body may be left out.
 var optionalBody = map[string]bool{
@@ -41,12 +43,11 @@ func (s *Server) OpenAPI() map[string]any {
 			op["parameters"] = params
 		}
 		if rt.in != nil {
-			op["requestBody"] = map[string]any{"required": !optionalBody[rt.path], "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.in))}}}
+			op["requestBody"] = map[string]any{"required": !optionalBody[rt.path], "content": g.content(rt.in)}
 		}
 		ok := map[string]any{"description": "success"}
 		if rt.out != nil {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.out))}}
+			ok["content"] = g.content(rt.out)
 		}
 		resps := op["responses"].(map[string]any)
 		resps[itoa(rt.okStatus())] = ok
@@ -60,10 +61,11 @@ func (s *Server) OpenAPI() map[string]any {
 		default:
 			op["security"] = []any{}
 		}
-		if paths[rt.path] == nil {
-			paths[rt.path] = map[string]any{}
+		p := docPath(rt.path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
 		}
-		paths[rt.path][strings.ToLower(rt.method)] = op
+		paths[p][strings.ToLower(rt.method)] = op
 	}
 	g.schema(reflect.TypeOf(api.ErrorBody{}))
 	return map[string]any{
@@ -89,6 +91,19 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) (any, error) {
 		s.openapiDoc, _ = json.MarshalIndent(s.OpenAPI(), "", "  ")
 	})
 	return rawJSON(s.openapiDoc), nil
+}
+
+// docPath is a route's path as OpenAPI writes it: {name...} becomes {name}.
+func docPath(p string) string { return strings.ReplaceAll(p, "...}", "}") }
+
+// content describes a body of the example type v: raw bytes for octets,
+// else JSON.
+func (g *schemaGen) content(v any) map[string]any {
+	if _, ok := v.(octets); ok {
+		return map[string]any{"application/octet-stream": map[string]any{
+			"schema": map[string]any{"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}}}
+	}
+	return map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(v))}}
 }
 
 func operationID(rt route) string {

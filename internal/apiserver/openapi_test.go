@@ -37,6 +37,19 @@ var exercisedRoutes = []string{
 	"POST /api/v1/jobs/{id}/cancel",
 	"GET /api/v1/jobs/{id}/log",
 	"GET /api/v1/events",
+	"GET /api/v1/pools/{pool}/members/{member}/accounts",
+	"POST /api/v1/pools/{pool}/accounts/{account}/cut-dns",
+	"GET /api/v1/protections",
+	"POST /api/v1/pools/{pool}/protections",
+	"GET /api/v1/pools/{pool}/protections/{account}",
+	"PATCH /api/v1/pools/{pool}/protections/{account}",
+	"DELETE /api/v1/pools/{pool}/protections/{account}",
+	"POST /api/v1/pools/{pool}/protections/{account}/pause",
+	"POST /api/v1/pools/{pool}/protections/{account}/resume",
+	"POST /api/v1/pools/{pool}/protections/{account}/run",
+	"GET /api/v1/pools/{pool}/protections/{account}/runs",
+	"GET /api/v1/runs/{id}",
+	"GET /api/v1/runs/{id}/log",
 	"GET /api/v1/tokens",
 	"POST /api/v1/tokens",
 	"DELETE /api/v1/tokens/{id}",
@@ -54,6 +67,11 @@ var exercisedRoutes = []string{
 	"GET /api/v1/agent/jobs/next",
 	"POST /api/v1/agent/jobs/{id}/log",
 	"POST /api/v1/agent/jobs/{id}/result",
+	"GET /api/v1/agent/objects",
+	"PUT /api/v1/agent/objects/{key}",
+	"GET /api/v1/agent/objects/{key}",
+	"DELETE /api/v1/agent/objects/{key}",
+	"GET /api/v1/agent/protections/{id}/key",
 }
 
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -147,7 +165,7 @@ func TestOpenAPI(t *testing.T) {
 			}
 
 			// The route answers: anything but the catch-all "no API route".
-			fill := strings.NewReplacer("{pool}", "nosuch", "{member}", "nosuch", "{id}", "999999", "{zone}", "nosuch.example")
+			fill := strings.NewReplacer("{pool}", "nosuch", "{member}", "nosuch", "{id}", "999999", "{zone}", "nosuch.example", "{account}", "nosuch")
 			rq := req{method: strings.ToUpper(m), path: fill.Replace(path)}
 			switch {
 			case len(o.Security) > 0 && o.Security[0]["adminToken"] != nil:
@@ -169,6 +187,9 @@ func TestOpenAPI(t *testing.T) {
 			}
 			if strings.Contains(path, "/zones") || strings.HasSuffix(path, "/make-active") {
 				wantError(t, key+" without the engine", got, 503, "unavailable")
+			}
+			if !strings.HasPrefix(path, "/api/v1/agent/") && (strings.Contains(path, "/protections") || strings.Contains(path, "/accounts") || strings.HasPrefix(path, "/api/v1/runs")) {
+				wantError(t, key+" without account protection", got, 503, "unavailable", "account protection")
 			}
 		}
 	}

@@ -53,6 +53,20 @@ func (s *Server) routeTable() []route {
 
 		{"GET", v + "/events", authAdmin, "List events (?pool&member&kind&since&after&limit&wait)", nil, api.List[api.Event]{}, 0, s.listEvents},
 
+		{"GET", v + "/pools/{pool}/members/{member}/accounts", authAdmin, "List the hosting accounts on a member (?refresh=true asks its agent now)", nil, api.AccountList{}, 0, s.listAccounts},
+		{"POST", v + "/pools/{pool}/accounts/{account}/cut-dns", authAdmin, "Point an account's DNS records at another member (dry_run lists the changes only)", api.DNSCut{}, api.DNSCutResult{}, 0, s.cutDNS},
+		{"GET", v + "/protections", authAdmin, "List account protections (?pool=)", nil, api.List[api.Protection]{}, 0, s.listProtections},
+		{"POST", v + "/pools/{pool}/protections", authAdmin, "Protect an account: replicate it to a standby member on a schedule", api.ProtectionCreate{}, api.Protection{}, 201, s.createProtection},
+		{"GET", v + "/pools/{pool}/protections/{account}", authAdmin, "Show an account's protection", nil, api.Protection{}, 0, s.getProtection},
+		{"PATCH", v + "/pools/{pool}/protections/{account}", authAdmin, "Change a protection's schedule, records or TTL", api.ProtectionUpdate{}, api.Protection{}, 0, s.updateProtection},
+		{"DELETE", v + "/pools/{pool}/protections/{account}", authAdmin, "Stop protecting an account (the standby's copy is left in place)", nil, nil, 204, s.deleteProtection},
+		{"POST", v + "/pools/{pool}/protections/{account}/pause", authAdmin, "Pause a protection's scheduled runs", nil, api.Protection{}, 0, s.pauseProtection},
+		{"POST", v + "/pools/{pool}/protections/{account}/resume", authAdmin, "Resume a paused protection", nil, api.Protection{}, 0, s.resumeProtection},
+		{"POST", v + "/pools/{pool}/protections/{account}/run", authAdmin, "Start a replication run now (409 while one is in progress)", nil, api.Run{}, 202, s.runProtection},
+		{"GET", v + "/pools/{pool}/protections/{account}/runs", authAdmin, "List a protection's runs, newest first (?limit=N, at most 1000)", nil, api.List[api.Run]{}, 0, s.listRuns},
+		{"GET", v + "/runs/{id}", authAdmin, "Show a replication run", nil, api.Run{}, 0, s.getRun},
+		{"GET", v + "/runs/{id}/log", authAdmin, "Read a replication run's log (?after=SEQ&wait=DURATION)", nil, api.List[api.RunLogLine]{}, 0, s.runLog},
+
 		{"GET", v + "/tokens", authAdmin, "List API tokens", nil, api.List[api.Token]{}, 0, s.listTokens},
 		{"POST", v + "/tokens", authAdmin, "Create an API token; answers its secret once", api.TokenCreate{}, api.TokenCreated{}, 201, s.createToken},
 		{"DELETE", v + "/tokens/{id}", authAdmin, "Revoke an API token", nil, nil, 204, s.revokeToken},
@@ -72,5 +86,11 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/agent/jobs/next", authAgent, "Long-poll for the next job (?wait=25s); 204 when none", nil, api.Job{}, 0, s.nextJob},
 		{"POST", v + "/agent/jobs/{id}/log", authAgent, "Append log lines to a running job (renews its lease)", api.JobLogAppend{}, nil, 204, s.appendJobLog},
 		{"POST", v + "/agent/jobs/{id}/result", authAgent, "Report a job's result", api.JobResult{}, nil, 204, s.finishJob},
+
+		{"GET", v + "/agent/objects", authAgent, "List stored objects (?prefix=&after=KEY&limit=N, at most 10000)", nil, api.List[api.ObjectInfo]{}, 0, s.listObjects},
+		{"PUT", v + "/agent/objects/{key...}", authAgent, "Store an object (raw body with Content-Length, at most 64 MiB)", octets{}, nil, 204, s.putObject},
+		{"GET", v + "/agent/objects/{key...}", authAgent, "Read an object (raw body)", nil, octets{}, 0, s.getObject},
+		{"DELETE", v + "/agent/objects/{key...}", authAgent, "Delete an object", nil, nil, 204, s.deleteObject},
+		{"GET", v + "/agent/protections/{id}/key", authAgent, "The chunk key of a protection this member replicates", nil, api.ChunkKey{}, 0, s.chunkKey},
 	}
 }

@@ -57,8 +57,11 @@ type Deps struct {
 	Fleet    *fleet.Service
 	Zones    Zones    // nil: zone routes answer 503
 	Failover Failover // nil: make-active answers 503
-	Logger   *slog.Logger
-	Version  string
+	// Protections is account protection; nil: its routes (and the agent
+	// object API) answer 503.
+	Protections Protections
+	Logger      *slog.Logger
+	Version     string
 }
 
 // Server is the API's http.Handler.
@@ -157,6 +160,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p) // a handler cut its answer short on purpose
+				}
 				s.log.Error("handler panic", "route", rt.path, "panic", p, "stack", string(debug.Stack()))
 				s.writeError(w, r, errors.New("internal error"))
 			}
@@ -188,6 +194,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		if _, ok := out.(written); ok {
+			return
+		}
 		if raw, ok := out.(rawJSON); ok {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(rt.okStatus())
@@ -203,6 +212,10 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 type rawJSON []byte
+
+// written is what a handler returns when it has written its answer itself
+// (a raw body such as an object's bytes); wrap then writes nothing more.
+type written struct{}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -35,6 +35,9 @@ var (
 	Gone         = &Kind{"gone", 410}        // the member or job was removed
 	TooLarge     = &Kind{"too_large", 413}   // the request body is too large
 	Unavailable  = &Kind{"unavailable", 503} // try again later
+
+	// LengthRequired: a raw upload came without a Content-Length.
+	LengthRequired = &Kind{"length_required", 411}
 )
 
 // Status maps err to an HTTP status and code: its kind's, 499 for a
@@ -84,7 +87,7 @@ func KindOf(err error) *Kind {
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	for _, k := range []*Kind{Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, TooLarge, Unavailable} {
+	for _, k := range []*Kind{Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, TooLarge, LengthRequired, Unavailable} {
 		if errors.Is(err, k) {
 			return k
 		}

@@ -15,6 +15,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	var (
 		cfg      agent.Config
 		logLevel string
+		ao       accountOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --data DIR",
@@ -28,6 +29,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg.Logger, cfg.Version = log, Version
+			if cfg.Accounts, err = ao.build(cfg.MariaDBDSN, log.With("component", "accounts")); err != nil {
+				return err
+			}
 			err = agent.Run(cmd.Context(), cfg)
 			if errors.Is(err, agent.ErrRemoved) {
 				return fmt.Errorf("%w; enrol again with a new secret to rejoin", err)
@@ -44,6 +48,8 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell.exec jobs (the member must also allow them on the server)")
 	f.StringVar(&cfg.MariaDBDSN, "mariadb-dsn", os.Getenv("POOLCTL_MARIADB_DSN"), "MariaDB credentials for Galera detection, e.g. root@tcp(127.0.0.1:3306)/ (env POOLCTL_MARIADB_DSN)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&ao.provider, "accounts", "auto", "account provider for account protection: auto (cpanel when cPanel is installed, else linux), linux, cpanel or off")
+	f.StringVar(&ao.root, "accounts-root", "/home", "linux provider: directory holding the accounts' home directories (an account is a directory with a .poolctl-account.json manifest)")
 	_ = cmd.MarkFlagRequired("data")
 
 	var eo agent.EnrollOptions

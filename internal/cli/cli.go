@@ -81,6 +81,8 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newZoneCmd(g),
 		newRecordCmd(g),
 		newUserCmd(g),
+		newAccountCmd(g),
+		newProtectionCmd(g),
 	)
 	return root
 }

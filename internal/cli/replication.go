@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/fleet"
@@ -57,13 +58,13 @@ func openObjects(ctx context.Context, spec, data string) (objstore.Store, string
 
 type protectionEngine struct {
 	svc     *protection.Service
-	leading func() bool
+	leading atomic.Pointer[func() bool]
 	stop    func()
 }
 
 // lead makes the engine follow the failover engine's leadership, so one
 // replica drives the runs.
-func (p *protectionEngine) lead(f func() bool) { p.leading = f }
+func (p *protectionEngine) lead(f func() bool) { p.leading.Store(&f) }
 
 func startProtection(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, z *zones.Service, log *slog.Logger) (*protectionEngine, error) {
 	objs, desc, err := openObjects(ctx, o.Replication.Objects, o.Data)
@@ -85,7 +86,10 @@ func startProtection(ctx context.Context, o ServerOptions, st *store.Store, fl *
 	pe := &protectionEngine{}
 	pe.svc = protection.New(protection.Config{Store: st, Fleet: fl, Zones: zonesAdapter{z}, Objects: objs, MasterKey: key,
 		Concurrency: o.Replication.Concurrency, Hours: hours, Logger: log,
-		Leading: func() bool { return pe.leading == nil || pe.leading() }})
+		Leading: func() bool {
+			f := pe.leading.Load()
+			return f != nil && (*f)()
+		}})
 	log.Info("account protection", "objects", desc, "concurrency", o.Replication.Concurrency, "hours", hours.String())
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

@@ -323,3 +323,73 @@ func TestJobLongPoll(t *testing.T) {
 		}
 	})
 }
+
+// TestLostJobsReclaimed: a job its agent no longer reports in heartbeats
+// (the agent process was killed and restarted) is handed out again at once
+// rather than when its lease would have expired, and fails after its last
+// attempt; a job the agent reports keeps running, and a job just claimed
+// is given a grace period.
+func TestLostJobsReclaimed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := storetest.Open(t, store.SQLite)
+		s := newService(t, st)
+		ctx := context.Background()
+		if _, err := s.CreatePool(ctx, api.PoolCreate{Name: "web"}); err != nil {
+			t.Fatal(err)
+		}
+		_, a := addMember(t, s, "web", "node1")
+		beatRunning := func(ids ...int64) {
+			t.Helper()
+			hb := api.Heartbeat{Protocol: 2, Interval: api.Duration(2 * time.Second), AgentVersion: "test", RunningJobs: append([]int64{}, ids...)}
+			if _, err := s.Heartbeat(ctx, a, hb); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lost, err := s.EnqueueJob(ctx, "web", "node1", api.JobCreate{Kind: "facts.refresh", MaxAttempts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := s.EnqueueJob(ctx, "web", "node1", api.JobCreate{Kind: "service.status"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if j, err := s.NextJob(ctx, a, 0); err != nil || j == nil {
+				t.Fatalf("claim: %v %v", j, err)
+			}
+		}
+		beatRunning(kept.ID) // within the grace: nothing is taken back
+		if j, _ := s.Job(ctx, lost.ID); j.Status != api.JobRunning {
+			t.Fatalf("job taken back within the grace: %s", j.Status)
+		}
+		time.Sleep(11 * time.Second)
+		beatRunning(kept.ID)
+		if j, _ := s.Job(ctx, lost.ID); j.Status != api.JobQueued {
+			t.Fatalf("lost job: %s, want queued", j.Status)
+		}
+		if j, _ := s.Job(ctx, kept.ID); j.Status != api.JobRunning {
+			t.Fatalf("reported job: %s, want running", j.Status)
+		}
+		if j, err := s.NextJob(ctx, a, 0); err != nil || j == nil || j.ID != lost.ID || j.Attempts != 2 {
+			t.Fatalf("second attempt: %+v %v", j, err)
+		}
+		time.Sleep(11 * time.Second)
+		beatRunning(kept.ID)
+		if j, _ := s.Job(ctx, lost.ID); j.Status != api.JobFailed || !strings.Contains(j.Error, "restarted") {
+			t.Fatalf("lost after its last attempt: %s %q, want failed", j.Status, j.Error)
+		}
+		// An old agent (protocol 1) reports nothing: its jobs keep running.
+		if _, err := s.Heartbeat(ctx, a, api.Heartbeat{Protocol: 1, Interval: api.Duration(2 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if j, _ := s.Job(ctx, kept.ID); j.Status != api.JobRunning {
+			t.Fatalf("protocol 1 beat: %s, want running", j.Status)
+		}
+	})
+}

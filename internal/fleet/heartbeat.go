@@ -95,6 +95,9 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 	if hb.Stack != nil {
 		p.Stack = hb.Stack
 	}
+	if hb.Protocol >= 2 {
+		p.Running, p.RunningKnown = hb.RunningJobs, true
+	}
 	s.sampleLocked(l, &metrics, now)
 	var changes []Change
 	if st := l.next(now, true); st != l.status {
@@ -161,9 +164,23 @@ func (s *Service) Flush(ctx context.Context) error {
 		s.mu.Unlock()
 		return err
 	}
+	holding, err := s.st.RunningJobMembers(ctx)
+	if err != nil {
+		return err
+	}
 	ids := make([]int64, 0, len(batch))
 	for _, p := range batch {
 		ids = append(ids, p.MemberID)
+		if p.RunningKnown && holding[p.MemberID] {
+			// Jobs the agent does not report were lost with a previous
+			// agent process; the grace covers a job claimed while this
+			// beat was on its way.
+			lost, err := s.st.ReclaimJobs(ctx, p.MemberID, p.Running, p.At.Add(-lostJobGrace), s.now())
+			if err != nil {
+				return err
+			}
+			s.reportExpired(ctx, lost, "its agent restarted while running it")
+		}
 	}
 	if err := s.st.RenewJobLeases(ctx, ids, s.now().Add(DefaultJobLease)); err != nil {
 		return err

@@ -225,17 +225,27 @@ func (s *Service) JobLog(ctx context.Context, id, after int64, wait time.Duratio
 	}
 }
 
+// lostJobGrace is how long a claimed job may be missing from its agent's
+// heartbeats before it counts as lost.
+const lostJobGrace = 10 * time.Second
+
 func (s *Service) expireLeases(ctx context.Context) {
 	jobs, err := s.st.ExpireLeases(ctx, s.now())
 	if err != nil {
 		s.log.Warn("expire job leases", "err", err)
 		return
 	}
+	s.reportExpired(ctx, jobs, "lease expired")
+}
+
+// reportExpired wakes the agents of requeued jobs and records what happened
+// to each job taken back from an agent.
+func (s *Service) reportExpired(ctx context.Context, jobs []store.Job, why string) {
 	for _, j := range jobs {
 		if j.Status == api.JobQueued {
 			s.wakeJobs(j.MemberID)
 			s.Emit(ctx, api.Event{Kind: "job.requeued", Pool: j.Pool, Member: j.Member,
-				Message: fmt.Sprintf("job %d (%s) lease expired; requeued (attempt %d of %d done)", j.ID, j.Kind, j.Attempts, j.MaxAttempts)})
+				Message: fmt.Sprintf("job %d (%s) %s; requeued (attempt %d of %d done)", j.ID, j.Kind, why, j.Attempts, j.MaxAttempts)})
 		} else {
 			s.Emit(ctx, api.Event{Kind: "job.failed", Pool: j.Pool, Member: j.Member,
 				Message: fmt.Sprintf("job %d (%s) failed: %s", j.ID, j.Kind, j.Error)})

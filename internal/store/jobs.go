@@ -204,11 +204,30 @@ func (s *Store) CancelJob(ctx context.Context, id int64, now time.Time) (Job, er
 // away), or fails them when they used all attempts. It returns the jobs it
 // changed, in their new state.
 func (s *Store) ExpireLeases(ctx context.Context, now time.Time) ([]Job, error) {
+	return s.takeBack(ctx, `SELECT id, attempts, max_attempts FROM jobs WHERE status='running' AND lease_until < $1`,
+		[]any{ms(now)}, nil, now, "agent stopped reporting; lease expired after all attempts")
+}
+
+// ReclaimJobs takes back a member's running jobs that its agent no longer
+// runs: those started before startedBefore and not in running (the jobs the
+// agent reported). They are requeued, or failed after their last attempt.
+func (s *Store) ReclaimJobs(ctx context.Context, memberID int64, running []int64, startedBefore, now time.Time) ([]Job, error) {
+	keep := make(map[int64]bool, len(running))
+	for _, id := range running {
+		keep[id] = true
+	}
+	return s.takeBack(ctx, `SELECT id, attempts, max_attempts FROM jobs WHERE member_id=$1 AND status='running' AND started_at < $2`,
+		[]any{memberID, ms(startedBefore)}, keep, now, "agent restarted while running it, after all attempts")
+}
+
+// takeBack requeues (or fails, after their last attempt) the running jobs
+// the query selects, except those in keep, and returns them as they end up.
+func (s *Store) takeBack(ctx context.Context, query string, args []any, keep map[int64]bool, now time.Time, failMsg string) ([]Job, error) {
 	var out []Job
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, attempts, max_attempts FROM jobs WHERE status='running' AND lease_until < $1`, ms(now))
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
-			return fmt.Errorf("find expired leases: %w", err)
+			return fmt.Errorf("find jobs to take back: %w", err)
 		}
 		type exp struct {
 			id        int64
@@ -221,18 +240,20 @@ func (s *Store) ExpireLeases(ctx context.Context, now time.Time) ([]Job, error) 
 				rows.Close()
 				return err
 			}
-			list = append(list, e)
+			if !keep[e.id] {
+				list = append(list, e)
+			}
 		}
 		rows.Close()
 		for _, e := range list {
 			if e.att < e.maxA {
 				_, err = tx.ExecContext(ctx, `UPDATE jobs SET status='queued', lease_until=NULL WHERE id=$1`, e.id)
 			} else {
-				_, err = tx.ExecContext(ctx, `UPDATE jobs SET status='failed', lease_until=NULL, finished_at=$1,
-					error='agent stopped reporting; lease expired after all attempts' WHERE id=$2`, ms(now), e.id)
+				_, err = tx.ExecContext(ctx, `UPDATE jobs SET status='failed', lease_until=NULL, finished_at=$1, error=$2 WHERE id=$3`,
+					ms(now), failMsg, e.id)
 			}
 			if err != nil {
-				return fmt.Errorf("expire job %d: %w", e.id, err)
+				return fmt.Errorf("take back job %d: %w", e.id, err)
 			}
 			j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+jobFrom+`WHERE j.id = $1`, e.id))
 			if err != nil {
@@ -277,20 +298,10 @@ func (s *Store) RenewJobLeases(ctx context.Context, memberIDs []int64, until tim
 	if len(memberIDs) == 0 {
 		return nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT member_id FROM jobs WHERE status='running'`)
+	holding, err := s.RunningJobMembers(ctx)
 	if err != nil {
-		return fmt.Errorf("find running jobs: %w", err)
+		return err
 	}
-	holding := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		holding[id] = true
-	}
-	rows.Close()
 	for _, id := range memberIDs {
 		if !holding[id] {
 			continue
@@ -299,5 +310,23 @@ func (s *Store) RenewJobLeases(ctx context.Context, memberIDs []int64, until tim
 			return fmt.Errorf("renew job leases: %w", err)
 		}
 	}
-	return rows.Err()
+	return nil
+}
+
+// RunningJobMembers returns the members that hold running jobs.
+func (s *Store) RunningJobMembers(ctx context.Context) (map[int64]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT member_id FROM jobs WHERE status='running'`)
+	if err != nil {
+		return nil, fmt.Errorf("find running jobs: %w", err)
+	}
+	defer rows.Close()
+	holding := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		holding[id] = true
+	}
+	return holding, rows.Err()
 }

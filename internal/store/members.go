@@ -240,6 +240,10 @@ type HeartbeatUpdate struct {
 	Metrics      *api.Metrics
 	Facts        *api.Facts // nil: unchanged
 	Stack        *api.Stack // nil: unchanged
+	// Running lists the jobs the agent reported running, when RunningKnown
+	// (protocol 2 agents).
+	Running      []int64
+	RunningKnown bool
 }
 
 // ApplyHeartbeats writes a batch of heartbeats in one transaction. Members
