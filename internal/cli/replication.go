@@ -44,7 +44,8 @@ func openObjects(ctx context.Context, spec, data string) (objstore.Store, string
 		return nil, "", fmt.Errorf("--objects: %w", err)
 	}
 	bucket, prefix, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
-	cfg := s3.Config{Endpoint: u.Host, Bucket: bucket, Prefix: prefix, Region: u.Query().Get("region"), UseTLS: u.Query().Get("tls") == "true"}
+	cfg := s3.Config{Endpoint: u.Host, Bucket: bucket, Prefix: prefix, Region: u.Query().Get("region"),
+		UseTLS: u.Query().Get("tls") == "true", CreateBucket: true}
 	if u.User != nil {
 		cfg.AccessKey = u.User.Username()
 		cfg.SecretKey, _ = u.User.Password()
