@@ -306,14 +306,23 @@ func TestProtectionLocalObjects(t *testing.T) {
 	// kill -9 the standby's agent in the middle of a restore: its copy
 	// stays as it was, and the run completes once the agent is back.
 	ps.changeFiles(t, 2)
+	// A new large file makes the restore last long enough to be caught.
+	big := replicationtest.RandBytes(42, 48<<20)
+	if err := os.WriteFile(filepath.Join(ps.srcRoot, ps.account, "big-2.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	before := replicationtest.Describe(t, filepath.Join(ps.stbRoot, ps.account))
 	runDone := make(chan string, 1)
 	go func() { o, _ := ps.runNow(t); runDone <- o }()
 	staging := filepath.Join(ps.stbRoot, "."+ps.account+".staging-*")
-	waitFor(t, 60*time.Second, "a staging directory on the standby", func() bool {
+	caught := false
+	for deadline := time.Now().Add(90 * time.Second); !caught && time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		m, _ := filepath.Glob(staging)
-		return len(m) > 0
-	})
+		caught = len(m) > 0
+	}
+	if !caught {
+		t.Fatal("never saw a staging directory on the standby")
+	}
 	ps.agents["stb"].kill(syscall.SIGKILL)
 	after := replicationtest.Describe(t, filepath.Join(ps.stbRoot, ps.account))
 	if fmt.Sprint(before) != fmt.Sprint(after) {

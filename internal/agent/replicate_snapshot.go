@@ -140,6 +140,8 @@ func (r *replicator) snapshot(ctx context.Context, job api.Job, log func(string)
 	case !args.Databases:
 	case len(acct.Databases) == 0:
 		log(fmt.Sprintf("account %s has no databases", acct.Name))
+	case r.dataDir == "":
+		return nil, errors.New("this agent has no data directory to dump databases into")
 	default:
 		dir := filepath.Join(r.dataDir, "replication", strconv.FormatInt(args.Protection, 10), "db")
 		if err := emptyDir(dir); err != nil {
