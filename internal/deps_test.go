@@ -50,6 +50,12 @@ func TestImportDirection(t *testing.T) {
 		{"internal/dns", []string{"database/sql", "net/http", mod + "internal/store"}, false},
 		{"internal/store", []string{"net/http", mod + "internal/fleet", mod + "internal/apiserver"}, false},
 		{"internal/objstore", []string{mod + "internal/store", mod + "internal/fleet"}, false},
+		// Engines know nothing of HTTP; the protection engine reaches agents through fleet jobs.
+		{"internal/protection", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/agent"}, false},
+		// The agent-side libraries never reach into the server.
+		{"internal/replication", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client"}, true},
+		{"internal/accounts", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/protection"}, true},
+		{"internal/web", []string{mod + "internal/protection", mod + "internal/apiserver"}, false},
 	}
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)
