@@ -165,7 +165,7 @@ func (ps *protectionSite) checksums(t *testing.T, dsn string) string {
 	for _, tbl := range []string{"orders", "customers"} {
 		var n string
 		var sum sql.NullInt64
-		if err := db.QueryRow("CHECKSUM TABLE `" + name + "`." + tbl).Scan(&n, &sum); err != nil {
+		if err := db.QueryRow("CHECKSUM TABLE `"+name+"`."+tbl).Scan(&n, &sum); err != nil {
 			t.Fatalf("checksum %s: %v", tbl, err)
 		}
 		out = append(out, fmt.Sprintf("%s=%d/%v", tbl, sum.Int64, sum.Valid))
