@@ -3,15 +3,12 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -177,91 +174,3 @@ func smallFile(rng *rand.Rand, i, v int) []byte {
 	return buf.Bytes()
 }
 
-// node is what a restore must reproduce of one path.
-type node struct {
-	Type     string
-	Mode     uint32 // permission and special bits
-	UID, GID uint32
-	Size     int64
-	MTime    int64 // files only
-	Target   string
-	Content  string // sha256
-	LinkedTo string // the first path (in sorted order) sharing the inode
-}
-
-// describe maps every path under root to a node.
-func describe(t *testing.T, root string) map[string]node {
-	t.Helper()
-	out := map[string]node{}
-	byIno := map[uint64][]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		n := node{Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			n.Type = "dir"
-		case unix.S_IFLNK:
-			n.Type = "symlink"
-			n.Mode = 0 // not restored on Linux
-			n.Target, _ = os.Readlink(p)
-		case unix.S_IFREG:
-			n.Type, n.Size, n.MTime = "file", st.Size, st.Mtim.Nano()
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			n.Content = hex.EncodeToString(sum[:])
-			if st.Nlink > 1 {
-				byIno[st.Ino] = append(byIno[st.Ino], rel)
-			}
-		default:
-			n.Type = "other"
-		}
-		out[rel] = n
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("describe %s: %v", root, err)
-	}
-	for _, paths := range byIno {
-		sort.Strings(paths)
-		for _, p := range paths {
-			n := out[p]
-			n.LinkedTo = paths[0]
-			out[p] = n
-		}
-	}
-	return out
-}
-
-// sameTree fails the test when the trees differ, naming the differences.
-func sameTree(t *testing.T, what string, got, want map[string]node) {
-	t.Helper()
-	var diffs []string
-	for p, w := range want {
-		g, ok := got[p]
-		switch {
-		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s: missing, want %+v", p, w))
-		case g != w:
-			diffs = append(diffs, fmt.Sprintf("%s: got %+v, want %+v", p, g, w))
-		}
-	}
-	for p, g := range got {
-		if _, ok := want[p]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s: got %+v, want no such path", p, g))
-		}
-	}
-	if len(diffs) > 0 {
-		sort.Strings(diffs)
-		t.Fatalf("%s: %d differences:\n%s", what, len(diffs), strings.Join(diffs[:min(len(diffs), 20)], "\n"))
-	}
-}

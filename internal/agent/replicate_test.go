@@ -17,6 +17,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/client"
 	"github.com/poolctl/poolctl/internal/replication"
+	"github.com/poolctl/poolctl/internal/replication/replicationtest"
 )
 
 // replEnv is one protection (id 1) of account alice from a source agent
@@ -153,7 +154,7 @@ func TestReplicationRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.good(s1)
-	sameTree(t, "standby after run 1", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after run 1", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 	if st.FilesRead != st.Files-2 || st.FilesReused != 0 || st.Databases != 1 || st.DBUsers != 1 || st.BytesUploaded == 0 || st.SnapshotMS < 0 {
 		t.Errorf("run 1 snapshot stats: got %+v, want every file but the 2 hard links read, 1 database and 1 user", st)
 	}
@@ -195,7 +196,7 @@ func TestReplicationRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.good(s2)
-	sameTree(t, "standby after run 2", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after run 2", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 	if r2.Stats.ChunksFetched != 4 || r2.Stats.ChunksLocal < 1 || r2.Stats.FilesLinked < 140 {
 		t.Errorf("run 2 restore: got %+v, want 4 chunks fetched, the moved file's chunk local, the rest kept", r2.Stats)
 	}
@@ -209,7 +210,7 @@ func TestReplicationRoundTrip(t *testing.T) {
 		// The 2 files read are the fresh database dumps.
 		t.Errorf("run 3 (no change): got snapshot %+v, restore %+v, want no chunk moved", s3.Stats, r3.Stats)
 	}
-	sameTree(t, "standby after run 3", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after run 3", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 	// The dumps are not left on the source; the standby keeps its records.
 	if _, err := os.Stat(filepath.Join(e.srcData, "replication", "1", "db")); !os.IsNotExist(err) {
 		t.Errorf("source dump directory after the snapshot: got %v, want it removed", err)
@@ -235,7 +236,7 @@ func TestReplicationDamagedChunk(t *testing.T) {
 	e := newReplEnv(t)
 	files := genAccount(t, e.srcHome(), 40)
 	e.fullRun(t)
-	before := describe(t, e.stbHome())
+	before := replicationtest.Describe(t, e.stbHome())
 	record, err := os.ReadFile(filepath.Join(e.stbData, "replicas", "1", filesManifestFile))
 	must(t, err)
 
@@ -268,7 +269,7 @@ func TestReplicationDamagedChunk(t *testing.T) {
 					t.Errorf("restore with a %s chunk: got error %q, want it to mention %q", damage, err, want)
 				}
 			}
-			sameTree(t, "standby after the failed restore", describe(t, e.stbHome()), before)
+			replicationtest.SameNodes(t, "standby after the failed restore", replicationtest.Describe(t, e.stbHome()), before)
 			got, err := os.ReadFile(filepath.Join(e.stbData, "replicas", "1", filesManifestFile))
 			if err != nil || !bytes.Equal(got, record) {
 				t.Errorf("standby's record of its copy after the failed restore: changed (%v)", err)
@@ -281,7 +282,7 @@ func TestReplicationDamagedChunk(t *testing.T) {
 	// The server's answer to a damaged chunk: a full snapshot next.
 	e.prevFiles, e.prevDBs = "", ""
 	e.fullRun(t)
-	sameTree(t, "standby after the full run", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after the full run", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 }
 
 // TestReplicationRestoreInterrupted: a restore cancelled half-way leaves
@@ -290,7 +291,7 @@ func TestReplicationRestoreInterrupted(t *testing.T) {
 	e := newReplEnv(t)
 	files := genAccount(t, e.srcHome(), 60)
 	e.fullRun(t)
-	before := describe(t, e.stbHome())
+	before := replicationtest.Describe(t, e.stbHome())
 
 	var idx []int
 	for i := range 30 {
@@ -319,7 +320,7 @@ func TestReplicationRestoreInterrupted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "previous copy was kept") {
 		t.Fatalf("cancelled restore: got %v, want context.Canceled and the copy kept", err)
 	}
-	sameTree(t, "standby after the cancelled restore", describe(t, e.stbHome()), before)
+	replicationtest.SameNodes(t, "standby after the cancelled restore", replicationtest.Describe(t, e.stbHome()), before)
 
 	e.fc.mu.Lock()
 	e.fc.objHook = nil
@@ -328,7 +329,7 @@ func TestReplicationRestoreInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restore again: %v", err)
 	}
-	sameTree(t, "standby after the second attempt", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after the second attempt", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 	assertNoStaging(t, e.stbHome())
 	if r.Stats.ChunksFetched != 30 {
 		t.Errorf("second attempt: got %d chunks fetched, want the 30 changed", r.Stats.ChunksFetched)
@@ -369,7 +370,7 @@ func TestSnapshotResume(t *testing.T) {
 	}
 	_, err = e.restore(t.Context(), s)
 	must(t, err)
-	sameTree(t, "standby after the resumed run", describe(t, e.stbHome()), describe(t, e.srcHome()))
+	replicationtest.SameNodes(t, "standby after the resumed run", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
 }
 
 // TestReplicationProgress: long steps log progress while they run. The

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,20 +201,30 @@ func Describe(t testing.TB, root string) map[string]NodeInfo {
 // CompareTrees fails t for every difference between two trees.
 func CompareTrees(t testing.TB, want, got string) {
 	t.Helper()
-	w, g := Describe(t, want), Describe(t, got)
-	for p, wn := range w {
-		gn, ok := g[p]
-		if !ok {
-			t.Errorf("%s: missing after restore", p)
-			continue
-		}
-		if gn != wn {
-			t.Errorf("%s: got %+v, want %+v", p, gn, wn)
+	SameNodes(t, "restored tree", Describe(t, got), Describe(t, want))
+}
+
+// SameNodes fails t, naming up to 20 differences, when two descriptions of
+// trees (from Describe) differ.
+func SameNodes(t testing.TB, what string, got, want map[string]NodeInfo) {
+	t.Helper()
+	var diffs []string
+	for p, w := range want {
+		g, ok := got[p]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: missing, want %+v", p, w))
+		case g != w:
+			diffs = append(diffs, fmt.Sprintf("%s: got %+v, want %+v", p, g, w))
 		}
 	}
-	for p := range g {
-		if _, ok := w[p]; !ok {
-			t.Errorf("%s: unexpected after restore", p)
+	for p, g := range got {
+		if _, ok := want[p]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: got %+v, want no such path", p, g))
 		}
+	}
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		t.Errorf("%s: %d differences:\n%s", what, len(diffs), strings.Join(diffs[:min(len(diffs), 20)], "\n"))
 	}
 }
