@@ -173,4 +173,3 @@ func smallFile(rng *rand.Rand, i, v int) []byte {
 	}
 	return buf.Bytes()
 }
-
