@@ -68,7 +68,10 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if !o.keep {
 		defer os.RemoveAll(data)
 	}
+	var sayMu sync.Mutex // the event stream narrates too
 	say := func(format string, args ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
 		fmt.Fprintf(out, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 	}
 	ctx, cancel := context.WithCancel(ctx)
