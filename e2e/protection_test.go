@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -346,6 +347,11 @@ func TestProtectionLocalObjects(t *testing.T) {
 	// next run uploads everything again and succeeds.
 	ps.corruptChunkRun(t)
 
+	// kill -9 the server in the middle of a run: restarted on the same
+	// addresses, it picks the run up where it was.
+	ps.serverKilledMidRun(t)
+	env = ps.s.env()
+
 	// DNS cut: dry run, then a real one, then back.
 	var dry api.DNSCutResult
 	cliJSON(t, env, &dry, "account", "cut-dns", "web", ps.account, "--to", "stb", "--dry-run")
@@ -437,6 +443,37 @@ func (ps *protectionSite) corruptChunkRun(t *testing.T) {
 	}
 	if out, ok := ps.runNow(t); !ok {
 		t.Fatalf("run after the corrupt chunk failed:\n%s", out)
+	}
+	ps.verify(t)
+}
+
+// serverKilledMidRun kills the server with SIGKILL while a run is in
+// progress, restarts it on the same addresses, and expects the run to end
+// well and the copy to match.
+func (ps *protectionSite) serverKilledMidRun(t *testing.T) {
+	t.Helper()
+	ps.changeFiles(t, 4)
+	if err := os.WriteFile(filepath.Join(ps.srcRoot, ps.account, "big-3.bin"), replicationtest.RandBytes(43, 48<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var run api.Run
+	cliJSON(t, ps.s.env(), &run, "protection", "run-now", "web", ps.account)
+	waitFor(t, 60*time.Second, "the run to start", func() bool {
+		p := ps.protection(t)
+		return p.LastRun != nil && p.LastRun.ID == run.ID && (p.LastRun.Status == api.RunSnapshot || p.LastRun.Status == api.RunRestore)
+	})
+	ps.s.kill(syscall.SIGKILL)
+	u, err := url.Parse(ps.s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.s = startServer(t, ps.s.data, "--listen", u.Host, "--dns-listen", ps.dns)
+	waitFor(t, 150*time.Second, "the run to end after the server's restart", func() bool {
+		p := ps.protection(t)
+		return p.LastRun != nil && p.LastRun.ID == run.ID && p.LastRun.FinishedAt != nil
+	})
+	if p := ps.protection(t); p.LastRun.Status != api.RunSucceeded {
+		t.Fatalf("run interrupted by the server's restart: %+v", p.LastRun)
 	}
 	ps.verify(t)
 }
