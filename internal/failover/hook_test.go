@@ -120,3 +120,49 @@ func TestRunCommand(t *testing.T) {
 		})
 	}
 }
+
+// cutter records the accounts cuts the engine asks for.
+type cutter struct{ calls []string }
+
+func (c *cutter) CutAccounts(_ context.Context, pool, from string) (any, error) {
+	c.calls = append(c.calls, pool+"/"+from)
+	return map[string][]string{"cut": {"alice"}, "unprotected": {"bob"}}, nil
+}
+
+// TestCutMovesAccounts: a cut asks account protection to move the failed
+// member's accounts, and the hook and the cut's event carry its answer.
+func TestCutMovesAccounts(t *testing.T) {
+	dir := t.TempDir()
+	payloadFile := filepath.Join(dir, "payload.json")
+	hook := script(t, `cat > '`+payloadFile+`'`)
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		p := webPool(w, "", func(p *PoolState) { p.Hook = hook })
+		c := &cutter{}
+		e := w.engine(func(cfg *Config) { cfg.Accounts = c })
+		activate(t, w, e, p)
+		if len(c.calls) != 0 {
+			t.Fatalf("activation cut accounts: %v", c.calls)
+		}
+		w.kill(p.ID, "node1")
+		runFor(t, e, 40*time.Second, func() bool { return w.active(p.ID) == "node2" })
+		e.bg.Wait()
+		if strings.Join(c.calls, ",") != "web/node1" {
+			t.Errorf("account cuts: %v, want web/node1", c.calls)
+		}
+		raw, err := os.ReadFile(payloadFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Accounts map[string][]string `json:"accounts"`
+		}
+		if err := json.Unmarshal(raw, &got); err != nil || strings.Join(got.Accounts["cut"], ",") != "alice" || strings.Join(got.Accounts["unprotected"], ",") != "bob" {
+			t.Errorf("hook payload accounts: %s (%v)", raw, err)
+		}
+		ev := w.event(t, "web", KindCut)
+		if !strings.Contains(string(ev.Data), `"unprotected":["bob"]`) {
+			t.Errorf("cut event data %s lacks the accounts", ev.Data)
+		}
+	})
+}
