@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/poolctl/poolctl/api"
@@ -290,6 +293,10 @@ func TestProtectionLocalObjects(t *testing.T) {
 		t.Errorf("%d objects left after a good run; want only the manifests", chunks)
 	}
 
+	// The dashboard shows the protection, and a run started there streams
+	// its log live to the end.
+	ps.browserRun(t)
+
 	// Incremental: about 1 % of the files changed.
 	changed := ps.changeFiles(t, 1)
 	if out, ok := ps.runNow(t); !ok {
@@ -476,6 +483,44 @@ func (ps *protectionSite) serverKilledMidRun(t *testing.T) {
 		t.Fatalf("run interrupted by the server's restart: %+v", p.LastRun)
 	}
 	ps.verify(t)
+}
+
+// browserRun signs in to the dashboard with Chromium, finds the
+// protection on the Protection page, presses Run now and watches the run
+// page's live log until the run succeeds.
+func (ps *protectionSite) browserRun(t *testing.T) {
+	t.Helper()
+	needChromium(t)
+	pw, err := os.ReadFile(filepath.Join(ps.s.data, "admin.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	b := newBrowser(t, ctx)
+	b.open(ps.s.url+"/", "#password")
+	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#name"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#password"), strings.TrimSpace(string(pw))+kb.Enter), chromedp.WaitReady(chromedp.CSS(`a[href="/protections"]`)))
+	b.open(ps.s.url+"/protections", "table.protections")
+	row := run(b, "protections table", chromedp.Text(chromedp.CSS("table.protections tbody")))
+	if !strings.Contains(row, ps.account) || !strings.Contains(row, "succeeded") || !strings.Contains(row, "src → stb") {
+		t.Errorf("protections table: %q", row)
+	}
+	b.shot("p1-protections")
+	b.do("run now", chromedp.Click(chromedp.CSS(`form[action$="/`+ps.account+`/run"] button`)), chromedp.WaitReady(chromedp.CSS("#runstatus")))
+	b.waitJS("the live log reaches the end", `document.querySelector('#log').textContent.includes('run succeeded')`, 90*time.Second)
+	b.waitJS("the status turns succeeded", `document.querySelector('#runstatus [data-status]')?.dataset.status === 'succeeded'`, 30*time.Second)
+	if step := run(b, "step", chromedp.Text(chromedp.CSS("#run-step"))); !strings.Contains(step, "3/3") {
+		t.Errorf("progress at the end: %q", step)
+	}
+	b.shot("p2-run")
+	b.open(ps.s.url+"/pools/web/members/src/accounts", "main")
+	if txt := run(b, "accounts tab", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(txt, ps.account) {
+		t.Errorf("member accounts tab lacks the account: %q", txt)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
 }
 
 func countFiles(t *testing.T, dir string) int {
