@@ -9,13 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"time"
 
+	"github.com/poolctl/poolctl/bench/internal/gen"
+	"github.com/poolctl/poolctl/bench/internal/restic"
 	"github.com/poolctl/poolctl/internal/replication"
 	"golang.org/x/sys/unix"
 )
@@ -50,13 +50,13 @@ func run(ctx context.Context, args []string) error {
 		return errors.New("--work is required")
 	}
 	data := filepath.Join(*work, "data")
-	g := newGenerator(data, 1)
+	g := gen.New(data, 1)
 	t0 := time.Now()
-	raw, err := g.generate(*sizeMiB<<20, *files)
+	raw, err := g.Generate(*sizeMiB<<20, *files)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	fmt.Printf("generated %d files, %.1f MiB in %v\n", len(g.paths), mib(raw), time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("generated %d files, %.1f MiB in %v\n", g.Files(), mib(raw), time.Since(t0).Round(time.Millisecond))
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -75,11 +75,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	var rs *result
 	if !*noRestic {
-		if rs, err = runRestic(*work, data); err != nil {
+		if rs, err = runRestic(ctx, *work, data); err != nil {
 			return err
 		}
 	}
-	changed, nchanged, err := g.mutate(0.01)
+	changed, nchanged, err := g.Mutate(0.01)
 	if err != nil {
 		return fmt.Errorf("mutate: %w", err)
 	}
@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if rs != nil {
-		if rs.incr, err = timeCmd(resticCmd(*work, "backup", "-q", data)); err != nil {
+		if rs.incr, err = timeRestic(ctx, restic.New(*work), "backup", "-q", data); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,7 @@ func runOurs(ctx context.Context, work, data string, workers int) (*oursRun, *re
 	}
 	o.restore = time.Since(t0)
 	fmt.Printf("poolctl restore: %v (cpu %v)\n", o.restore.Round(time.Millisecond), (cpuTime() - c0).Round(time.Millisecond))
-	if o.stored, err = duBytes(storeDir); err != nil {
+	if o.stored, err = gen.Size(storeDir); err != nil {
 		return nil, nil, err
 	}
 	return o, m, nil
@@ -173,53 +173,33 @@ func (o *oursRun) incremental(ctx context.Context, prev *replication.Manifest) e
 	return nil
 }
 
-func resticCmd(work string, args ...string) *exec.Cmd {
-	cmd := exec.Command("restic", append([]string{"--repo", filepath.Join(work, "restic-repo")}, args...)...)
-	cmd.Env = append(os.Environ(), "RESTIC_PASSWORD=bench", "RESTIC_CACHE_DIR="+filepath.Join(work, "restic-cache"))
-	cmd.Stderr = os.Stderr
-	return cmd
-}
-
-func timeCmd(cmd *exec.Cmd) (time.Duration, error) {
+// timeRestic runs one restic command after a sync and times it.
+func timeRestic(ctx context.Context, repo restic.Repo, args ...string) (time.Duration, error) {
 	unix.Sync()
 	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s: %w", cmd.Args, err)
+	if err := repo.Run(ctx, args...); err != nil {
+		return 0, err
 	}
 	return time.Since(t0), nil
 }
 
-func runRestic(work, data string) (*result, error) {
+func runRestic(ctx context.Context, work, data string) (*result, error) {
 	r := &result{name: "restic"}
-	if _, err := timeCmd(resticCmd(work, "init", "-q")); err != nil {
+	repo := restic.New(work)
+	if _, err := timeRestic(ctx, repo, "init", "-q"); err != nil {
 		return nil, err
 	}
 	var err error
-	if r.backup, err = timeCmd(resticCmd(work, "backup", "-q", data)); err != nil {
+	if r.backup, err = timeRestic(ctx, repo, "backup", "-q", data); err != nil {
 		return nil, err
 	}
-	if r.restore, err = timeCmd(resticCmd(work, "restore", "-q", "latest", "--target", filepath.Join(work, "restic-restore"))); err != nil {
+	if r.restore, err = timeRestic(ctx, repo, "restore", "-q", "latest", "--target", filepath.Join(work, "restic-restore")); err != nil {
 		return nil, err
 	}
-	if r.stored, err = duBytes(filepath.Join(work, "restic-repo")); err != nil {
+	if r.stored, err = gen.Size(repo.Dir); err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-func duBytes(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return err
-	})
-	return n, err
 }
 
 func report(raw, changed int64, nchanged int, ours *oursRun, r *result) {
