@@ -253,3 +253,49 @@ type ObjectInfo struct {
 	Key  string `json:"key"`
 	Size int64  `json:"size"`
 }
+
+// Object batches: POST /agent/objects-batch stores many small objects in
+// one request. The body (application/octet-stream) is a sequence of
+// frames, each a 2-byte big-endian key length, the key, a 4-byte
+// big-endian data length and the data. At most MaxBatchObjects objects and
+// MaxBatchBytes bytes of body per request.
+const (
+	MaxBatchObjects = 4096
+	MaxBatchBytes   = 64 << 20
+)
+
+// Object is one object of a batch.
+type Object struct {
+	Key  string
+	Data []byte
+}
+
+// AppendObjectFrame appends o's frame to b.
+func AppendObjectFrame(b []byte, o Object) []byte {
+	b = append(b, byte(len(o.Key)>>8), byte(len(o.Key)))
+	b = append(b, o.Key...)
+	n := len(o.Data)
+	b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	return append(b, o.Data...)
+}
+
+// ReadObjectFrame reads one frame from b and returns the object and the
+// rest of b; ok is false when b does not start with a whole frame. The
+// object's data aliases b.
+func ReadObjectFrame(b []byte) (o Object, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return o, b, false
+	}
+	kl := int(b[0])<<8 | int(b[1])
+	if len(b) < 2+kl+4 {
+		return o, b, false
+	}
+	o.Key = string(b[2 : 2+kl])
+	p := b[2+kl:]
+	n := int(p[0])<<24 | int(p[1])<<16 | int(p[2])<<8 | int(p[3])
+	if n < 0 || len(p) < 4+n {
+		return o, b, false
+	}
+	o.Data = p[4 : 4+n]
+	return o, p[4+n:], true
+}

@@ -135,3 +135,30 @@ func (c *Client) ChunkKey(ctx context.Context, protection int64) ([32]byte, erro
 	copy(key[:], b)
 	return key, nil
 }
+
+// PutObjects stores several objects in one request (see api.Object). The
+// batch must respect api.MaxBatchObjects and api.MaxBatchBytes.
+func (c *Client) PutObjects(ctx context.Context, objs []api.Object) error {
+	if len(objs) > api.MaxBatchObjects {
+		return fmt.Errorf("put %d objects: at most %d per batch", len(objs), api.MaxBatchObjects)
+	}
+	size := 0
+	for _, o := range objs {
+		size += 6 + len(o.Key) + len(o.Data)
+	}
+	if size > api.MaxBatchBytes {
+		return fmt.Errorf("put %d objects: %d bytes is more than the %d a batch may hold", len(objs), size, api.MaxBatchBytes)
+	}
+	body := make([]byte, 0, size)
+	for _, o := range objs {
+		body = api.AppendObjectFrame(body, o)
+	}
+	resp, cancel, err := c.send(ctx, http.MethodPost, v1+"/agent/objects-batch", nil,
+		&rawBody{data: body, contentType: "application/octet-stream"}, "application/json", objectTimeout(len(body)))
+	if err != nil {
+		return fmt.Errorf("put %d objects: %w", len(objs), err)
+	}
+	defer cancel()
+	closeBody(resp)
+	return nil
+}

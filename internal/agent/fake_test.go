@@ -147,6 +147,15 @@ func (f *fakeClient) PutObject(ctx context.Context, key string, data []byte) err
 	return nil
 }
 
+func (f *fakeClient) PutObjects(ctx context.Context, objs []api.Object) error {
+	for _, o := range objs {
+		if err := f.PutObject(ctx, o.Key, o.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (f *fakeClient) GetObject(ctx context.Context, key string) ([]byte, error) {
 	if err := f.hook("get", key); err != nil {
 		return nil, err

@@ -244,7 +244,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 // says which chunk failed, and that the previous copy was kept.
 func (r *replicator) restoreTree(ctx context.Context, what string, m *replication.Manifest, target string, fs *fetchStore,
 	codec *replication.Codec, prev *replication.Manifest, stats *api.RunStats, log func(string)) error {
-	st, err := replication.Restore(ctx, m, target, replication.RestoreOptions{Store: fs, Codec: codec, Previous: prev})
+	st, err := replication.Restore(ctx, m, target, replication.RestoreOptions{Store: fs, Codec: codec, Previous: prev, Workers: maxObjectRequests})
 	if err != nil {
 		var ce *replication.ChunkError
 		switch {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,11 +30,24 @@ type uploadStore struct {
 
 	mu     sync.Mutex
 	stored map[replication.ID]struct{}
+	batch  []api.Object // chunks waiting to be sent
+	bytes  int          // their size
+	err    error        // the first failed upload
 
 	checked, uploaded, upBytes atomic.Int64 // progress
 }
 
-var _ replication.ChunkStore = (*uploadStore)(nil)
+// Chunks go up in batches (one request for many small chunks) of at most
+// this many chunks or bytes.
+const (
+	uploadBatchChunks = 512
+	uploadBatchBytes  = 4 << 20
+)
+
+var (
+	_ replication.ChunkStore = (*uploadStore)(nil)
+	_ replication.Flusher    = (*uploadStore)(nil)
+)
 
 // Has implements replication.ChunkStore.
 func (s *uploadStore) Has(_ context.Context, id replication.ID) (bool, error) {
@@ -47,23 +61,71 @@ func (s *uploadStore) Has(_ context.Context, id replication.ID) (bool, error) {
 	return ok, nil
 }
 
-// Put implements replication.ChunkStore.
+// Put implements replication.ChunkStore. The chunk joins a batch; the Put
+// that fills a batch sends it (so uploads push back on the snapshot), and
+// Flush sends the rest. A failed upload fails every later Put and Flush.
 func (s *uploadStore) Put(ctx context.Context, id replication.ID, data []byte) error {
+	o := api.Object{Key: s.prefix + id.String(), Data: bytes.Clone(data)}
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	s.stored[id] = struct{}{}
+	s.batch = append(s.batch, o)
+	s.bytes += len(o.Data) + len(o.Key) + 6
+	var full []api.Object
+	if len(s.batch) >= uploadBatchChunks || s.bytes >= uploadBatchBytes {
+		full, s.batch, s.bytes = s.batch, nil, 0
+	}
+	s.mu.Unlock()
+	if full == nil {
+		return nil
+	}
+	return s.send(ctx, full)
+}
+
+// Flush implements replication.Flusher: it sends the last partial batch.
+func (s *uploadStore) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	rest, err := s.batch, s.err
+	s.batch, s.bytes = nil, 0
+	s.mu.Unlock()
+	if err != nil || len(rest) == 0 {
+		return err
+	}
+	return s.send(ctx, rest)
+}
+
+// send uploads a batch, at most maxObjectRequests at a time.
+func (s *uploadStore) send(ctx context.Context, objs []api.Object) error {
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	err := s.r.putObject(ctx, s.prefix+id.String(), data)
+	err := s.r.retry(ctx, func() error { return s.r.srv.PutObjects(ctx, objs) })
 	<-s.sem
 	if err != nil {
+		err = fmt.Errorf("upload %d chunks: %w", len(objs), err)
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		for _, o := range objs {
+			if id, perr := replication.ParseID(strings.TrimPrefix(o.Key, s.prefix)); perr == nil {
+				delete(s.stored, id)
+			}
+		}
+		s.mu.Unlock()
 		return err
 	}
-	s.uploaded.Add(1)
-	s.upBytes.Add(int64(len(data)))
-	s.mu.Lock()
-	s.stored[id] = struct{}{}
-	s.mu.Unlock()
+	var n int64
+	for _, o := range objs {
+		n += int64(len(o.Data))
+	}
+	s.uploaded.Add(int64(len(objs)))
+	s.upBytes.Add(n)
 	return nil
 }
 

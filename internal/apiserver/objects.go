@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
@@ -235,4 +237,78 @@ func (s *Server) chunkKey(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, fmt.Errorf("chunk key of protection %d: got %d bytes, want 32", id, len(key))
 	}
 	return api.ChunkKey{Key: base64.StdEncoding.EncodeToString(key)}, nil
+}
+
+// batchWorkers is how many objects of a batch are stored at once: the
+// store's durability waits overlap.
+const batchWorkers = 8
+
+func (s *Server) putObjects(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := s.protections()
+	if err != nil {
+		return nil, err
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/octet-stream" {
+			return nil, apperr.New(apperr.Invalid, "content type %q: send the batch as application/octet-stream frames", ct)
+		}
+	}
+	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
+		return nil, apperr.New(apperr.LengthRequired, "send the batch's size in Content-Length (chunked uploads are not accepted)")
+	}
+	if r.ContentLength > api.MaxBatchBytes {
+		return nil, apperr.New(apperr.TooLarge, "batch of %d bytes is larger than the %d bytes allowed", r.ContentLength, api.MaxBatchBytes)
+	}
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, api.MaxBatchBytes), body); err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, err, "read the batch")
+	}
+	var objs []api.Object
+	for rest := body; len(rest) > 0; {
+		o, next, ok := api.ReadObjectFrame(rest)
+		if !ok {
+			return nil, apperr.New(apperr.Invalid, "batch frame %d is cut short or malformed", len(objs)+1)
+		}
+		if len(objs) == api.MaxBatchObjects {
+			return nil, apperr.New(apperr.TooLarge, "a batch holds at most %d objects", api.MaxBatchObjects)
+		}
+		if err := objstore.ValidateKey(o.Key); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "batch object %d", len(objs)+1)
+		}
+		if err := p.AuthorizeObject(r.Context(), agentOf(r), o.Key, true); err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+		rest = next
+	}
+	st := p.Objects()
+	work := make(chan api.Object)
+	errs := make(chan error, batchWorkers)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(objs)) {
+		wg.Go(func() {
+			var first error
+			for o := range work {
+				if first != nil {
+					continue
+				}
+				if err := st.Put(r.Context(), o.Key, bytes.NewReader(o.Data), int64(len(o.Data))); err != nil {
+					first = objectError(err, o.Key)
+				}
+			}
+			errs <- first
+		})
+	}
+	for _, o := range objs {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }

@@ -463,3 +463,66 @@ func BenchmarkPutSmallObjects(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
 }
+
+// TestObjectBatch: a batch stores every object; a batch with one refused
+// key, a malformed frame or too many objects stores nothing it was refused
+// for and says why.
+func TestObjectBatch(t *testing.T) {
+	e := newObjectEnv(t)
+	ctx := context.Background()
+	var objs []api.Object
+	for i := range 300 {
+		objs = append(objs, api.Object{Key: fmt.Sprintf("protections/1/chunks/%04x", i), Data: bytes.Repeat([]byte{byte(i)}, i)})
+	}
+	if err := e.cliA.PutObjects(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		got, err := e.cliB.GetObject(ctx, o.Key)
+		if err != nil || !bytes.Equal(got, o.Data) {
+			t.Fatalf("%s: got %d bytes, %v; want %d", o.Key, len(got), err, len(o.Data))
+		}
+	}
+	if err := e.cliB.PutObjects(ctx, objs[:1]); client.StatusOf(err) != 403 {
+		t.Errorf("standby's batch: %v, want 403", err)
+	}
+	bad := []api.Object{{Key: "protections/1/chunks/new", Data: []byte("x")}, {Key: "protections/2/chunks/x", Data: []byte("y")}}
+	if err := e.cliA.PutObjects(ctx, bad); client.StatusOf(err) != 403 {
+		t.Errorf("batch with a foreign key: %v, want 403", err)
+	}
+	if _, err := e.cliA.GetObject(ctx, "protections/1/chunks/new"); client.StatusOf(err) != 404 {
+		t.Errorf("a refused batch stored its first object: %v", err)
+	}
+	frame := api.AppendObjectFrame(nil, api.Object{Key: "protections/1/chunks/cut", Data: []byte("abcdef")})
+	wantError(t, "cut frame", e.do(t, req{method: "POST", path: "/api/v1/agent/objects-batch", token: e.tokA, body: frame[:len(frame)-2]}), 400, "invalid", "cut short")
+	dot := api.AppendObjectFrame(nil, api.Object{Key: "protections/1/.x", Data: []byte("a")})
+	wantError(t, "bad key", e.do(t, req{method: "POST", path: "/api/v1/agent/objects-batch", token: e.tokA, body: dot}), 400, "invalid", "batch object 1")
+	var many []byte
+	for i := range api.MaxBatchObjects + 1 {
+		many = api.AppendObjectFrame(many, api.Object{Key: fmt.Sprintf("protections/1/chunks/m%d", i)})
+	}
+	wantError(t, "too many", e.do(t, req{method: "POST", path: "/api/v1/agent/objects-batch", token: e.tokA, body: many}), 413, "too_large", "4096")
+}
+
+func TestObjectFrames(t *testing.T) {
+	in := []api.Object{{Key: "a/b", Data: []byte("x")}, {Key: "c", Data: nil}, {Key: strings.Repeat("k", 300), Data: bytes.Repeat([]byte{1}, 70000)}}
+	var b []byte
+	for _, o := range in {
+		b = api.AppendObjectFrame(b, o)
+	}
+	for i, want := range in {
+		o, rest, ok := api.ReadObjectFrame(b)
+		if !ok || o.Key != want.Key || !bytes.Equal(o.Data, want.Data) {
+			t.Fatalf("frame %d: %q %d bytes ok=%v", i, o.Key, len(o.Data), ok)
+		}
+		b = rest
+	}
+	if len(b) != 0 {
+		t.Fatalf("%d bytes left", len(b))
+	}
+	for _, cut := range [][]byte{{0}, {0, 5, 'a'}, {0, 1, 'a', 0, 0, 0, 9, 'x'}} {
+		if _, _, ok := api.ReadObjectFrame(cut); ok {
+			t.Errorf("ReadObjectFrame(%v) accepted a cut frame", cut)
+		}
+	}
+}

@@ -71,6 +71,7 @@ var exercisedRoutes = []string{
 	"PUT /api/v1/agent/objects/{key}",
 	"GET /api/v1/agent/objects/{key}",
 	"DELETE /api/v1/agent/objects/{key}",
+	"POST /api/v1/agent/objects-batch",
 	"GET /api/v1/agent/protections/{id}/key",
 }
 

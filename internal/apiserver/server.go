@@ -240,7 +240,7 @@ func statusOf(err error) (int, string) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := statusOf(err)
 	msg := apperr.Message(err)
-	if status == http.StatusRequestEntityTooLarge {
+	if errors.As(err, new(*http.MaxBytesError)) {
 		msg = "request body too large"
 	}
 	if status >= 500 {

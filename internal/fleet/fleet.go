@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/store"
 )
 
@@ -63,6 +64,7 @@ type Service struct {
 	pending  map[int64]*store.HeartbeatUpdate
 	samples  []store.Sample
 	jobWake  map[int64]chan struct{}
+	jobEnded []func(api.Job) // OnJobEnd callbacks; under mu
 	watchers []func(Change)
 	// lastReload is when members were last read in full.
 	lastReload time.Time

@@ -18,6 +18,24 @@ var jobKindRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$`)
 // the operator enabled it on the member.
 const ShellKind = "shell.exec"
 
+// OnJobEnd registers fn to be called (synchronously, so it must be quick)
+// when a job ends: reported by its agent, cancelled, or failed because its
+// agent went away. Engines that wait on jobs use it to act at once.
+func (s *Service) OnJobEnd(fn func(api.Job)) {
+	s.mu.Lock()
+	s.jobEnded = append(s.jobEnded, fn)
+	s.mu.Unlock()
+}
+
+func (s *Service) jobEnd(j api.Job) {
+	s.mu.Lock()
+	fns := s.jobEnded
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(j)
+	}
+}
+
 // EnqueueJob queues a job for a member of a pool.
 func (s *Service) EnqueueJob(ctx context.Context, pool, member string, in api.JobCreate) (api.Job, error) {
 	if !jobKindRE.MatchString(in.Kind) || len(in.Kind) > 64 {
@@ -160,6 +178,7 @@ func (s *Service) FinishJob(ctx context.Context, a Agent, id int64, in api.JobRe
 	}
 	s.Emit(ctx, api.Event{Kind: "job." + j.Status, Pool: a.Pool, Member: a.Member, Message: msg,
 		Data: mustJSON(map[string]any{"job": j.ID, "kind": j.Kind})})
+	s.jobEnd(j.Job)
 	return nil
 }
 
@@ -176,6 +195,7 @@ func (s *Service) CancelJob(ctx context.Context, id int64) (api.Job, error) {
 		return j.Job, err
 	}
 	s.Emit(ctx, api.Event{Kind: "job.cancelled", Pool: j.Pool, Member: j.Member, Message: fmt.Sprintf("job %d (%s) cancelled", j.ID, j.Kind)})
+	s.jobEnd(j.Job)
 	return j.Job, nil
 }
 
@@ -249,6 +269,7 @@ func (s *Service) reportExpired(ctx context.Context, jobs []store.Job, why strin
 		} else {
 			s.Emit(ctx, api.Event{Kind: "job.failed", Pool: j.Pool, Member: j.Member,
 				Message: fmt.Sprintf("job %d (%s) failed: %s", j.ID, j.Kind, j.Error)})
+			s.jobEnd(j.Job)
 		}
 	}
 }

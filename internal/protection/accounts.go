@@ -128,6 +128,34 @@ func objectProtection(key string) (int64, bool) {
 	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == idText
 }
 
+// authTTL is how long AuthorizeObject trusts what it read of a protection:
+// a run sends thousands of chunk requests, each authorized.
+const authTTL = 10 * time.Second
+
+// authEntry is a protection's members as AuthorizeObject last read them.
+type authEntry struct {
+	SourceID, StandbyID int64
+	until               time.Time
+}
+
+// members returns protection id's source and standby, from a short-lived
+// cache; a protection that does not exist is a Forbidden error.
+func (s *Service) members(ctx context.Context, id int64) (authEntry, error) {
+	if v, ok := s.auth.Load(id); ok && time.Now().Before(v.(authEntry).until) {
+		return v.(authEntry), nil
+	}
+	pr, err := s.st.GetProtectionByID(ctx, id)
+	if errors.Is(err, apperr.NotFound) {
+		return authEntry{}, apperr.New(apperr.Forbidden, "protection %d does not exist", id)
+	}
+	if err != nil {
+		return authEntry{}, err
+	}
+	e := authEntry{SourceID: pr.SourceID, StandbyID: pr.StandbyID, until: time.Now().Add(authTTL)}
+	s.auth.Store(id, e)
+	return e, nil
+}
+
 // AuthorizeObject lets a protection's source read and write its objects,
 // and its standby read them.
 func (s *Service) AuthorizeObject(ctx context.Context, a fleet.Agent, key string, write bool) error {
@@ -135,10 +163,7 @@ func (s *Service) AuthorizeObject(ctx context.Context, a fleet.Agent, key string
 	if !ok {
 		return apperr.New(apperr.Forbidden, "agents may only use objects under protections/ID/")
 	}
-	pr, err := s.st.GetProtectionByID(ctx, id)
-	if errors.Is(err, apperr.NotFound) {
-		return apperr.New(apperr.Forbidden, "protection %d does not exist", id)
-	}
+	pr, err := s.members(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -109,6 +110,7 @@ type Service struct {
 	wake        chan struct{}
 	mu          sync.Mutex
 	logWake     chan struct{} // closed when any run log grows
+	auth        sync.Map      // protection id → authEntry
 	discovering sync.Map      // member id → *sync.Mutex, one discovery at a time
 }
 
@@ -129,8 +131,15 @@ func New(cfg Config) *Service {
 	if cfg.Leading == nil {
 		cfg.Leading = func() bool { return true }
 	}
-	return &Service{cfg: cfg, st: cfg.Store, fl: cfg.Fleet, objs: cfg.Objects, log: cfg.Logger.With("component", "protection"),
+	s := &Service{cfg: cfg, st: cfg.Store, fl: cfg.Fleet, objs: cfg.Objects, log: cfg.Logger.With("component", "protection"),
 		wake: make(chan struct{}, 1), logWake: make(chan struct{})}
+	// A run moves on as soon as one of its jobs ends, not at the next tick.
+	cfg.Fleet.OnJobEnd(func(j api.Job) {
+		if strings.HasPrefix(j.Kind, "replication.") {
+			s.poke()
+		}
+	})
+	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -418,6 +427,7 @@ func (s *Service) DeleteProtection(ctx context.Context, pool, account string) er
 	if err := s.st.DeleteProtection(ctx, pr.ID); err != nil {
 		return err
 	}
+	s.auth.Delete(pr.ID)
 	if n, err := s.deletePrefix(ctx, prefixOf(pr.ID)); err != nil {
 		s.log.Warn("remove a deleted protection's objects", "protection", pr.ID, "err", err, "removed", n)
 	}
@@ -428,7 +438,11 @@ func (s *Service) DeleteProtection(ctx context.Context, pool, account string) er
 // prefixOf is where a protection's objects live.
 func prefixOf(id int64) string { return fmt.Sprintf("protections/%d/", id) }
 
-// deletePrefix removes every object under prefix.
+// deleteWorkers is how many objects deletePrefix removes at once.
+const deleteWorkers = 8
+
+// deletePrefix removes every object under prefix and returns how many it
+// removed.
 func (s *Service) deletePrefix(ctx context.Context, prefix string) (int, error) {
 	var keys []string
 	if err := s.objs.List(ctx, prefix, func(i objstore.Info) error {
@@ -437,12 +451,32 @@ func (s *Service) deletePrefix(ctx context.Context, prefix string) (int, error) 
 	}); err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, k := range keys {
-		if err := s.objs.Delete(ctx, k); err != nil {
-			return n, err
-		}
-		n++
+	work := make(chan string)
+	var (
+		wg    sync.WaitGroup
+		n     atomic.Int64
+		errMu sync.Mutex
+		first error
+	)
+	for range min(deleteWorkers, len(keys)) {
+		wg.Go(func() {
+			for k := range work {
+				if err := s.objs.Delete(ctx, k); err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = err
+					}
+					errMu.Unlock()
+					continue
+				}
+				n.Add(1)
+			}
+		})
 	}
-	return n, nil
+	for _, k := range keys {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return int(n.Load()), first
 }
