@@ -282,6 +282,16 @@ func (s *Server) putObjects(w http.ResponseWriter, r *http.Request) (any, error)
 		rest = next
 	}
 	st := p.Objects()
+	if bp, ok := st.(objstore.BatchPutter); ok {
+		batch := make([]objstore.Object, len(objs))
+		for i, o := range objs {
+			batch[i] = objstore.Object{Key: o.Key, Data: o.Data}
+		}
+		if err := bp.PutBatch(r.Context(), batch); err != nil {
+			return nil, objectError(err, "of the batch")
+		}
+		return nil, nil
+	}
 	work := make(chan api.Object)
 	errs := make(chan error, batchWorkers)
 	var wg sync.WaitGroup

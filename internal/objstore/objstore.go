@@ -92,6 +92,22 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 }
 
+// Object is a key and its bytes, for BatchPutter.
+type Object struct {
+	Key  string
+	Data []byte
+}
+
+// BatchPutter is implemented by stores that keep many small objects faster
+// together than one by one (the local directory store: one flush of the
+// file system instead of two per object).
+type BatchPutter interface {
+	// PutBatch stores every object as Put would. Each object is atomic; all
+	// are durable once PutBatch returns nil. After an error, any of them
+	// may or may not be stored.
+	PutBatch(ctx context.Context, objs []Object) error
+}
+
 // ValidateKey reports whether key may name an object, returning an error
 // wrapping ErrInvalidKey if not. A key is a relative, slash-separated path
 // of at most MaxKeyLen bytes of printable UTF-8 whose segments are not

@@ -109,9 +109,11 @@ type Service struct {
 
 	wake        chan struct{}
 	mu          sync.Mutex
-	logWake     chan struct{} // closed when any run log grows
-	auth        sync.Map      // protection id → authEntry
-	discovering sync.Map      // member id → *sync.Mutex, one discovery at a time
+	logWake     chan struct{}  // closed when any run log grows
+	auth        sync.Map       // protection id → authEntry
+	cleaning    sync.Map       // protection id → true while its chunks are removed
+	bg          sync.WaitGroup // clean-ups in progress
+	discovering sync.Map       // member id → *sync.Mutex, one discovery at a time
 }
 
 // New builds the service.

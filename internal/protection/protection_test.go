@@ -300,6 +300,7 @@ func TestRunLifecycle(t *testing.T) {
 		e.finish(t, e.stb, j, api.RestoreResult{Stats: api.RunStats{ChunksFetched: 2, BytesWritten: 30}}, "", "restored 3 files")
 		e.clk.Add(time.Minute)
 		e.svc.Step(ctx)
+		e.svc.Quiesce()
 		r, err := e.svc.Run(ctx, run.ID)
 		if err != nil || r.Status != api.RunSucceeded || r.Stats == nil || r.Stats.ChunksDeleted != 2 || r.Stats.ChunksFetched != 2 || r.Stats.ChunksNew != 2 {
 			t.Fatalf("after restore: %+v %v", r, err)
@@ -572,6 +573,7 @@ func markGood(t *testing.T, e *env, account string) {
 	j = e.nextJob(t, e.stb, api.KindReplicationRestore)
 	e.finish(t, e.stb, j, api.RestoreResult{}, "")
 	e.svc.Step(ctx)
+	e.svc.Quiesce()
 	if r, _ := e.svc.Run(ctx, run.ID); r.Status != api.RunSucceeded {
 		t.Fatalf("run %+v", r)
 	}

@@ -134,6 +134,7 @@ func (s *Service) RunLog(ctx context.Context, id, after int64, wait time.Duratio
 func (s *Service) Start(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	defer s.bg.Wait()
 	for {
 		if s.cfg.Leading() {
 			s.Step(ctx)
@@ -231,6 +232,9 @@ func (s *Service) schedule(ctx context.Context, pr store.Protection) {
 
 // start hands a queued run's snapshot to the source's agent.
 func (s *Service) start(ctx context.Context, pr store.Protection, r *store.Run) error {
+	if _, busy := s.cleaning.Load(pr.ID); busy {
+		return nil // the last run's chunks are still being removed
+	}
 	args := api.SnapshotArgs{Protection: pr.ID, Run: r.ID, Account: pr.Account, Prefix: prefixOf(pr.ID), Databases: pr.Databases}
 	if !pr.FullNext {
 		args.PreviousFiles, args.PreviousDatabases = pr.GoodFiles, pr.GoodDBs
@@ -355,30 +359,53 @@ func (s *Service) restoreDone(ctx context.Context, pr store.Protection, r *store
 	st.ChunksFetched, st.ChunksLocal, st.BytesFetched, st.BytesWritten = rs.ChunksFetched, rs.ChunksLocal, rs.BytesFetched, rs.BytesWritten
 	st.FilesLinked, st.RestoreMS = rs.FilesLinked, rs.RestoreMS
 	s.logRun(ctx, r.ID, fmt.Sprintf("restore done: %s written, %d chunks fetched (%s), %d taken from the standby's copy, %d files unchanged, in %s",
-		size(rs.BytesWritten), rs.ChunksFetched, size(rs.BytesFetched), rs.ChunksLocal, rs.FilesLinked, time.Duration(rs.RestoreMS)*time.Millisecond),
-		"step 3/3: removing transient chunks")
-	prefix := prefixOf(pr.ID)
-	n, err := s.deletePrefix(ctx, prefix+"chunks/")
-	st.ChunksDeleted = n
-	if err != nil {
-		// The copy is good; leftover chunks are only storage.
-		s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing transient chunks failed after %d: %v (the next run retries)", n, err))
-	}
-	if err := s.deleteOldManifests(ctx, prefix, r); err != nil {
-		s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing old manifests: %v", err))
-	}
+		size(rs.BytesWritten), rs.ChunksFetched, size(rs.BytesFetched), rs.ChunksLocal, rs.FilesLinked, time.Duration(rs.RestoreMS)*time.Millisecond))
 	if r.StartedAt != nil {
 		st.TotalMS = s.now().Sub(*r.StartedAt).Milliseconds()
 	}
 	r.Stats = &st
+	// The lines go first, so that a follower who sees the run end has them.
+	s.logRun(ctx, r.ID, fmt.Sprintf("run succeeded in %s", time.Duration(st.TotalMS)*time.Millisecond),
+		"step 3/3: removing transient chunks")
 	if err := s.st.FinishGoodRun(ctx, r, s.now()); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("replication run %d of account %s succeeded: %s on %s is %s old at most (RPO reset), %s uploaded, %d chunks removed",
-		r.ID, pr.Account, pr.Account, pr.Standby, time.Duration(st.TotalMS)*time.Millisecond, size(st.BytesUploaded), n)
-	s.logRun(ctx, r.ID, fmt.Sprintf("run succeeded in %s", time.Duration(st.TotalMS)*time.Millisecond))
+	msg := fmt.Sprintf("replication run %d of account %s succeeded in %s: the copy on %s is current (RPO reset), %s uploaded",
+		r.ID, pr.Account, time.Duration(st.TotalMS)*time.Millisecond, pr.Standby, size(st.BytesUploaded))
 	s.emit(ctx, KindRunSucceeded, pr.Pool, pr.Standby, msg, map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account, "stats": st})
+	s.cleanUp(ctx, pr, *r)
 	return nil
+}
+
+// Quiesce waits until the background clean-ups in progress have ended.
+func (s *Service) Quiesce() { s.bg.Wait() }
+
+// cleanUp removes a good run's transient chunks and the manifests older
+// than its own, in the background: the copy is usable already. The next
+// run of the protection waits for it (see start), so that it never takes a
+// chunk being removed for one that is stored.
+func (s *Service) cleanUp(ctx context.Context, pr store.Protection, r store.Run) {
+	s.cleaning.Store(pr.ID, true)
+	s.bg.Go(func() {
+		defer s.cleaning.Delete(pr.ID)
+		defer s.poke()
+		ctx := context.WithoutCancel(ctx)
+		start := time.Now()
+		prefix := prefixOf(pr.ID)
+		n, err := s.deletePrefix(ctx, prefix+"chunks/")
+		if err != nil {
+			// The copy is good; leftover chunks are only storage.
+			s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing transient chunks failed after %d: %v (the next good run retries)", n, err))
+		}
+		if err := s.deleteOldManifests(ctx, prefix, &r); err != nil {
+			s.logRun(ctx, r.ID, fmt.Sprintf("warning: removing old manifests: %v", err))
+		}
+		if cur, err := s.st.GetRun(ctx, r.ID); err == nil && cur.Stats != nil {
+			cur.Stats.ChunksDeleted = n
+			_ = s.st.UpdateRun(ctx, &cur)
+		}
+		s.logRun(ctx, r.ID, fmt.Sprintf("%d transient chunks removed in %s", n, time.Since(start).Round(time.Millisecond)))
+	})
 }
 
 // deleteOldManifests keeps only r's manifests, which the next run builds on.

@@ -12,6 +12,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,10 +27,15 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/poolctl/poolctl/internal/objstore"
 )
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store       = (*Store)(nil)
+	_ objstore.BatchPutter = (*Store)(nil)
+)
 
 const (
 	dirPerm  = 0o700
@@ -68,24 +74,9 @@ func (s *Store) Close() error { return s.root.Close() }
 
 // Put implements objstore.Store.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if err := s.check(ctx, key); err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if size < -1 {
-		return fmt.Errorf("put %q: negative size %d", key, size)
-	}
-	dir := path.Dir(key)
-	tmp, f, created, err := s.createTemp(dir)
+	dir, created, err := s.put(ctx, key, r, size, true)
 	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := writeFile(f, objstore.Body(ctx, r, size)); err != nil {
-		_ = s.root.Remove(tmp)
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	if err := s.root.Rename(tmp, native(key)); err != nil {
-		_ = s.root.Remove(tmp)
-		return fmt.Errorf("put %q: %w", key, err)
+		return err
 	}
 	// Make the rename durable, and the entries of any directories that
 	// createTemp made.
@@ -100,10 +91,56 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	return nil
 }
 
-// writeFile copies r into f, then fsyncs and closes f.
-func writeFile(f *os.File, r io.Reader) error {
+// put writes key through a temporary file renamed into place, with the
+// file fsynced first when sync is set. It returns the key's directory and
+// whether it had to be created.
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sync bool) (dir string, created bool, err error) {
+	if err := s.check(ctx, key); err != nil {
+		return "", false, fmt.Errorf("put %q: %w", key, err)
+	}
+	if size < -1 {
+		return "", false, fmt.Errorf("put %q: negative size %d", key, size)
+	}
+	dir = path.Dir(key)
+	tmp, f, created, err := s.createTemp(dir)
+	if err != nil {
+		return "", false, fmt.Errorf("put %q: %w", key, err)
+	}
+	if err := writeFile(f, objstore.Body(ctx, r, size), sync); err != nil {
+		_ = s.root.Remove(tmp)
+		return "", false, fmt.Errorf("put %q: %w", key, err)
+	}
+	if err := s.root.Rename(tmp, native(key)); err != nil {
+		_ = s.root.Remove(tmp)
+		return "", false, fmt.Errorf("put %q: %w", key, err)
+	}
+	return dir, created, nil
+}
+
+// PutBatch implements objstore.BatchPutter: the objects are written and
+// renamed into place without a flush each, then one syncfs(2) makes them
+// all durable.
+func (s *Store) PutBatch(ctx context.Context, objs []objstore.Object) error {
+	for _, o := range objs {
+		if _, _, err := s.put(ctx, o.Key, bytes.NewReader(o.Data), int64(len(o.Data)), false); err != nil {
+			return err
+		}
+	}
+	d, err := s.root.Open(".")
+	if err != nil {
+		return fmt.Errorf("put batch: %w", err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("put batch: flush the file system: %w", err)
+	}
+	return nil
+}
+
+// writeFile copies r into f, then fsyncs (when sync is set) and closes f.
+func writeFile(f *os.File, r io.Reader, sync bool) error {
 	_, err := io.Copy(f, r)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -1,6 +1,8 @@
 package local_test
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +77,45 @@ func TestEscape(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(outside, "planted")); err == nil {
 		t.Fatal("Put wrote outside the store")
+	}
+}
+
+// TestPutBatch: a batch stores every object, in new and existing
+// directories, replacing old ones, and leaves no temporary files; a bad key
+// fails the batch with ErrInvalidKey.
+func TestPutBatch(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "objects")
+	st := open(t, dir)
+	if err := st.Put(ctx, "p/chunks/old", strings.NewReader("old"), 3); err != nil {
+		t.Fatal(err)
+	}
+	var objs []objstore.Object
+	for i := range 50 {
+		objs = append(objs, objstore.Object{Key: "p/chunks/" + strings.Repeat("k", i%5+1) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Data: []byte(strings.Repeat("x", i))})
+	}
+	objs = append(objs, objstore.Object{Key: "p/chunks/old", Data: []byte("new")}, objstore.Object{Key: "q/deep/er/x", Data: nil})
+	if err := st.PutBatch(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		rc, err := st.Get(ctx, o.Key)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Key, err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != string(o.Data) {
+			t.Errorf("%s: got %q, want %q", o.Key, b, o.Data)
+		}
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".") {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+	if err := st.PutBatch(ctx, []objstore.Object{{Key: "p/ok", Data: []byte("1")}, {Key: "p/../x"}}); !errors.Is(err, objstore.ErrInvalidKey) {
+		t.Errorf("bad key in a batch: %v", err)
 	}
 }
