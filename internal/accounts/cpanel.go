@@ -247,7 +247,7 @@ func (c *CPanel) account(ctx context.Context, w whmAccount, pw passwdEntry) (api
 	}
 	slices.Sort(a.Databases)
 	slices.Sort(a.DBUsers)
-	st, err := scanHome(ctx, a.Home)
+	st, err := scanHome(ctx, a.Home, true)
 	if err != nil {
 		c.log.Debug("scan of home directory incomplete", "account", w.User, "home", a.Home, "err", err)
 	}

@@ -122,12 +122,14 @@ func (l *Linux) List(ctx context.Context) ([]api.Account, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		accts = append(accts, l.account(ctx, name, m, dbs, users))
+		accts = append(accts, l.account(ctx, name, m, dbs, users, true))
 	}
 	return accts, nil
 }
 
-// Get returns the account name.
+// Get returns the account name. Unlike List it does not walk the home
+// directory to sum its size (DiskBytes is 0): the snapshot that calls it
+// reads the tree anyway.
 func (l *Linux) Get(ctx context.Context, name string) (api.Account, error) {
 	if err := checkAccountName(name); err != nil {
 		return api.Account{}, err
@@ -140,7 +142,7 @@ func (l *Linux) Get(ctx context.Context, name string) (api.Account, error) {
 		return api.Account{}, fmt.Errorf("account %s: %w", name, err)
 	}
 	dbs, users := l.inventory(ctx, prefixOf(name, m))
-	return l.account(ctx, name, m, dbs, users), nil
+	return l.account(ctx, name, m, dbs, users, false), nil
 }
 
 // DumpDatabases dumps the databases and users the account has now (by its
@@ -196,7 +198,7 @@ func (l *Linux) inventory(ctx context.Context, prefix string) (dbs, users []stri
 }
 
 // account fills an api.Account; dbs and users may hold other accounts' too.
-func (l *Linux) account(ctx context.Context, name string, m Manifest, dbs, users []string) api.Account {
+func (l *Linux) account(ctx context.Context, name string, m Manifest, dbs, users []string, disk bool) api.Account {
 	home := l.Home(name)
 	prefix := prefixOf(name, m)
 	a := api.Account{
@@ -217,7 +219,7 @@ func (l *Linux) account(ctx context.Context, name string, m Manifest, dbs, users
 			a.DBUsers = append(a.DBUsers, u)
 		}
 	}
-	st, err := scanHome(ctx, home)
+	st, err := scanHome(ctx, home, disk)
 	if err != nil {
 		l.log.Debug("scan of home directory incomplete", "account", name, "home", home, "err", err)
 	}

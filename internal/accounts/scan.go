@@ -23,10 +23,11 @@ type homeStats struct {
 	diskBytes int64
 }
 
-// scanHome reads the owner of home, counts its Maildir folders and sums the
-// sizes of its regular files. A walk error below home is not fatal: what
-// was summed until then is kept (and the error returned for logging).
-func scanHome(ctx context.Context, home string) (homeStats, error) {
+// scanHome reads the owner of home, counts its Maildir folders and, with
+// disk, sums the sizes of its regular files. A walk error below home is not
+// fatal: what was summed until then is kept (and the error returned for
+// logging).
+func scanHome(ctx context.Context, home string, disk bool) (homeStats, error) {
 	var s homeStats
 	st, err := os.Stat(home)
 	if err != nil {
@@ -36,7 +37,9 @@ func scanHome(ctx context.Context, home string) (homeStats, error) {
 		s.uid, s.gid = int(sys.Uid), int(sys.Gid)
 	}
 	s.mailboxes = countMailboxes(home)
-	s.diskBytes, err = diskUsage(ctx, home)
+	if disk {
+		s.diskBytes, err = diskUsage(ctx, home)
+	}
 	return s, err
 }
 

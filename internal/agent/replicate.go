@@ -76,6 +76,37 @@ type replicator struct {
 
 	mu   sync.Mutex
 	busy map[int64]string // protection → the job kind running for it
+
+	// manifests keeps the manifests this agent wrote or restored last, by
+	// object key or local path, so that the next run does not download and
+	// decode them again (a large account's manifest takes a good part of an
+	// incremental run). Manifests are never modified once made.
+	cmu       sync.Mutex
+	manifests map[string]*replication.Manifest
+}
+
+// maxCachedManifests bounds replicator.manifests.
+const maxCachedManifests = 16
+
+func (r *replicator) cached(key string) *replication.Manifest {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	return r.manifests[key]
+}
+
+func (r *replicator) remember(key string, m *replication.Manifest) {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
+	if r.manifests == nil {
+		r.manifests = map[string]*replication.Manifest{}
+	}
+	if _, ok := r.manifests[key]; !ok && len(r.manifests) >= maxCachedManifests {
+		for k := range r.manifests {
+			delete(r.manifests, k)
+			break
+		}
+	}
+	r.manifests[key] = m
 }
 
 func newReplicator(srv objectClient, p accounts.Provider, dataDir string) *replicator {
@@ -191,6 +222,9 @@ var errNoObject = errors.New("no such object")
 
 // fetchManifest downloads and decodes the manifest stored under key.
 func (r *replicator) fetchManifest(ctx context.Context, c *replication.Codec, key string) (*replication.Manifest, error) {
+	if m := r.cached(key); m != nil {
+		return m, nil
+	}
 	b, err := r.getObject(ctx, key)
 	if client.StatusOf(err) == 404 {
 		return nil, fmt.Errorf("manifest %s: %w", key, errNoObject)

@@ -187,8 +187,8 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	if err := os.MkdirAll(replica, 0o700); err != nil {
 		return nil, fmt.Errorf("replica directory: %w", err)
 	}
-	prevFiles := loadLocalManifest(filepath.Join(replica, filesManifestFile), log)
-	prevDBs := loadLocalManifest(filepath.Join(replica, dbManifestFile), log)
+	prevFiles := r.loadLocalManifest(filepath.Join(replica, filesManifestFile), log)
+	prevDBs := r.loadLocalManifest(filepath.Join(replica, dbManifestFile), log)
 	acct := args.Account
 	home := r.accounts.Home(acct.Name)
 	dbDir := filepath.Join(replica, replicaDBDir)
@@ -206,7 +206,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	if err := r.restoreTree(ctx, "files", files, home, fs, codec, prevFiles, stats, log); err != nil {
 		return nil, err
 	}
-	if err := saveLocalManifest(filepath.Join(replica, filesManifestFile), files); err != nil {
+	if err := r.saveLocalManifest(filepath.Join(replica, filesManifestFile), files); err != nil {
 		return nil, fmt.Errorf("the files of %s were restored, but recording their manifest failed: %w", acct.Name, err)
 	}
 	if dbs != nil {
@@ -226,7 +226,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 			return nil, fmt.Errorf("load the databases of %s: %w (databases not yet swapped in keep their previous copy)", acct.Name, err)
 		}
 		log(fmt.Sprintf("loaded %d database(s) and %d user(s) in %s", n, users, ms(time.Since(t))))
-		if err := saveLocalManifest(filepath.Join(replica, dbManifestFile), dbs); err != nil {
+		if err := r.saveLocalManifest(filepath.Join(replica, dbManifestFile), dbs); err != nil {
 			return nil, fmt.Errorf("the databases of %s were restored, but recording their manifest failed: %w", acct.Name, err)
 		}
 	}
@@ -265,7 +265,10 @@ func (r *replicator) restoreTree(ctx context.Context, what string, m *replicatio
 
 // loadLocalManifest reads a manifest the standby kept; a missing or
 // unreadable one is no previous copy (logged).
-func loadLocalManifest(path string, log func(string)) *replication.Manifest {
+func (r *replicator) loadLocalManifest(path string, log func(string)) *replication.Manifest {
+	if m := r.cached("local:" + path); m != nil {
+		return m
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -282,10 +285,14 @@ func loadLocalManifest(path string, log func(string)) *replication.Manifest {
 }
 
 // saveLocalManifest records what was restored.
-func saveLocalManifest(path string, m *replication.Manifest) error {
+func (r *replicator) saveLocalManifest(path string, m *replication.Manifest) error {
 	var b bytes.Buffer
 	if err := m.Encode(&b); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b.Bytes())
+	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+		return err
+	}
+	r.remember("local:"+path, m)
+	return nil
 }

@@ -194,6 +194,10 @@ func (r *replicator) snapshot(ctx context.Context, job api.Job, log func(string)
 	if err != nil {
 		return nil, err
 	}
+	if res.Account.DiskBytes == 0 {
+		// Providers may skip the walk in Get: the snapshot has the size.
+		_, _, _, res.Account.DiskBytes, _ = m.Stats()
+	}
 	if res.FilesManifest, err = r.putManifest(ctx, codec, args, "files", m, log); err != nil {
 		return nil, err
 	}
@@ -334,6 +338,7 @@ func (r *replicator) putManifest(ctx context.Context, codec *replication.Codec, 
 		return "", fmt.Errorf("%s manifest: %w", what, err)
 	}
 	log(fmt.Sprintf("%s manifest stored: %s (%s)", what, key, mib(int64(len(b)))))
+	r.remember(key, m)
 	return key, nil
 }
 
