@@ -74,8 +74,9 @@ type replicator struct {
 	progress time.Duration // tests shorten it
 	retryMin time.Duration
 
-	mu   sync.Mutex
-	busy map[int64]string // protection → the job kind running for it
+	mu       sync.Mutex
+	busy     map[int64]string          // protection → the job kind running for it
+	dropping map[int64]*sync.WaitGroup // protection → removals of swapped-out copies
 
 	// manifests keeps the manifests this agent wrote or restored last, by
 	// object key or local path, so that the next run does not download and
@@ -83,6 +84,31 @@ type replicator struct {
 	// incremental run). Manifests are never modified once made.
 	cmu       sync.Mutex
 	manifests map[string]*replication.Manifest
+}
+
+// dropLater removes a copy a restore swapped out, in the background; the
+// next restore of the protection waits for it (waitDropped).
+func (r *replicator) dropLater(id int64, path string) {
+	r.mu.Lock()
+	if r.dropping == nil {
+		r.dropping = map[int64]*sync.WaitGroup{}
+	}
+	wg := r.dropping[id]
+	if wg == nil {
+		wg = new(sync.WaitGroup)
+		r.dropping[id] = wg
+	}
+	wg.Go(func() { _ = os.RemoveAll(path) })
+	r.mu.Unlock()
+}
+
+func (r *replicator) waitDropped(id int64) {
+	r.mu.Lock()
+	wg := r.dropping[id]
+	r.mu.Unlock()
+	if wg != nil {
+		wg.Wait()
+	}
 }
 
 // maxCachedManifests bounds replicator.manifests.

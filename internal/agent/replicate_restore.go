@@ -158,6 +158,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 		return nil, err
 	}
 	defer unlock()
+	r.waitDropped(args.Protection)
 
 	fs := &fetchStore{r: r, prefix: args.Prefix + "chunks/", local: chunkIndex{}, sem: make(chan struct{}, maxObjectRequests)}
 	var step atomic.Value
@@ -203,7 +204,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	stats := &res.Stats
 	step.Store("files")
 	log(fmt.Sprintf("restoring the files of %s into %s", acct.Name, home))
-	if err := r.restoreTree(ctx, "files", files, home, fs, codec, prevFiles, stats, log); err != nil {
+	if err := r.restoreTree(ctx, args.Protection, "files", files, home, fs, codec, prevFiles, stats, log); err != nil {
 		return nil, err
 	}
 	if err := r.saveLocalManifest(filepath.Join(replica, filesManifestFile), files); err != nil {
@@ -216,7 +217,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 		fs.local.add(dbDir, prevDBs)
 		step.Store("database dumps")
 		log("restoring the database dumps into " + dbDir)
-		if err := r.restoreTree(ctx, "database dumps", dbs, dbDir, fs, codec, prevDBs, stats, log); err != nil {
+		if err := r.restoreTree(ctx, args.Protection, "database dumps", dbs, dbDir, fs, codec, prevDBs, stats, log); err != nil {
 			return nil, err
 		}
 		t := time.Now()
@@ -242,9 +243,14 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 
 // restoreTree restores one tree and adds its figures to stats. Its error
 // says which chunk failed, and that the previous copy was kept.
-func (r *replicator) restoreTree(ctx context.Context, what string, m *replication.Manifest, target string, fs *fetchStore,
+func (r *replicator) restoreTree(ctx context.Context, protection int64, what string, m *replication.Manifest, target string, fs *fetchStore,
 	codec *replication.Codec, prev *replication.Manifest, stats *api.RunStats, log func(string)) error {
-	st, err := replication.Restore(ctx, m, target, replication.RestoreOptions{Store: fs, Codec: codec, Previous: prev, Workers: maxObjectRequests})
+	st, err := replication.Restore(ctx, m, target, replication.RestoreOptions{Store: fs, Codec: codec, Previous: prev,
+		Workers: maxObjectRequests, KeepPrevious: true})
+	if st.PreviousCopy != "" {
+		// The new copy is in place; the old one goes in the background.
+		r.dropLater(protection, st.PreviousCopy)
+	}
 	if err != nil {
 		var ce *replication.ChunkError
 		switch {

@@ -147,6 +147,28 @@ func TestIncremental(t *testing.T) {
 	}
 	compareTrees(t, f.src, f.target)
 	assertNoLeftovers(t, f.target)
+
+	// KeepPrevious: the previous copy is left for the caller, outside the
+	// target, and the next restore removes it.
+	if err := os.WriteFile(filepath.Join(f.src, f.files[3]), []byte("third version"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m3, _ := f.snapshot(t, m2)
+	rst, err = Restore(context.Background(), m3, f.target, RestoreOptions{Store: f.store, Codec: f.codec, Previous: m2, KeepPrevious: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(rst.PreviousCopy); err != nil || !fi.IsDir() || filepath.Dir(rst.PreviousCopy) != filepath.Dir(f.target) {
+		t.Fatalf("previous copy %q: %v", rst.PreviousCopy, err)
+	}
+	compareTrees(t, f.src, f.target)
+	if _, err := Restore(context.Background(), m3, f.target, RestoreOptions{Store: f.store, Codec: f.codec, Previous: m3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rst.PreviousCopy); !os.IsNotExist(err) {
+		t.Errorf("the next restore left the kept copy: %v", err)
+	}
+	assertNoLeftovers(t, f.target)
 }
 
 func TestRestoreCorruptChunkKeepsTarget(t *testing.T) {

@@ -35,7 +35,11 @@ type RestoreOptions struct {
 	// copy in target still has that size and mtime and a single name is
 	// hard-linked into the staging tree instead of being rewritten.
 	Previous *Manifest
-	Logger   *slog.Logger
+	// KeepPrevious leaves the previous copy, once swapped out, at
+	// RestoreStats.PreviousCopy for the caller to remove (the next Restore
+	// of the target removes it too), so that the restore ends sooner.
+	KeepPrevious bool
+	Logger       *slog.Logger
 }
 
 // RestoreStats summarise a restore.
@@ -46,6 +50,9 @@ type RestoreStats struct {
 	BytesFetched                     int64 // stored bytes read from the store
 	ChunksReused                     int   // chunks taken from the existing target
 	FilesLinked                      int   // unchanged files linked from the existing target
+	// PreviousCopy is where the previous copy was left with KeepPrevious
+	// ("" when there was none or it was removed).
+	PreviousCopy string
 	Duration                         time.Duration
 }
 
@@ -108,7 +115,7 @@ func Restore(ctx context.Context, m *Manifest, target string, opts RestoreOption
 	}
 	err = r.build(ctx, &st)
 	if err == nil {
-		err = swap(staging, target)
+		st.PreviousCopy, err = swap(staging, target, opts.KeepPrevious)
 	}
 	st.Duration = time.Since(start)
 	if err != nil {
@@ -157,31 +164,33 @@ func Recover(target string) error {
 }
 
 // swap moves staging into place at target, keeping the previous copy until
-// the new one is in place.
-func swap(staging, target string) error {
+// the new one is in place. With keep, the previous copy is left where it
+// was moved, and its path returned.
+func swap(staging, target string, keep bool) (string, error) {
 	parent := filepath.Dir(target)
 	old := ""
 	if _, err := os.Lstat(target); err == nil {
 		old = filepath.Join(parent, "."+filepath.Base(target)+oldInfix+strconv.FormatInt(time.Now().UnixNano(), 10))
 		if err := os.Rename(target, old); err != nil {
-			return fmt.Errorf("swap: %w", err)
+			return "", fmt.Errorf("swap: %w", err)
 		}
 	}
 	if err := os.Rename(staging, target); err != nil {
 		if old != "" {
 			_ = os.Rename(old, target)
 		}
-		return fmt.Errorf("swap: %w", err)
+		return "", fmt.Errorf("swap: %w", err)
 	}
 	if err := syncDir(parent); err != nil {
-		return fmt.Errorf("swap: %w", err)
+		return "", fmt.Errorf("swap: %w", err)
 	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("swap: remove previous copy: %w", err)
-		}
+	if old == "" || keep {
+		return old, nil
 	}
-	return nil
+	if err := os.RemoveAll(old); err != nil {
+		return "", fmt.Errorf("swap: remove previous copy: %w", err)
+	}
+	return "", nil
 }
 
 func syncDir(p string) error {
