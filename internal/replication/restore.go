@@ -53,7 +53,7 @@ type RestoreStats struct {
 	// PreviousCopy is where the previous copy was left with KeepPrevious
 	// ("" when there was none or it was removed).
 	PreviousCopy string
-	Duration                         time.Duration
+	Duration     time.Duration
 }
 
 func (s *RestoreStats) add(o RestoreStats) {
