@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -93,24 +94,26 @@ func Snapshot(ctx context.Context, root string, opts SnapshotOptions) (*Manifest
 	m := &Manifest{Version: ManifestVersion, Created: time.Now().UTC(), Chunker: params}
 	links := make(map[inodeKey]string)
 	var toRead []int
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	// The walk lists paths; their metadata is read by several workers at
+	// once (a cold cache makes each lstat wait on the disk), then entries
+	// are built in walk order.
+	nodes, err := walkMeta(ctx, root, opts.Workers)
+	if err != nil {
+		return nil, st, fmt.Errorf("snapshot %s: %w", root, err)
+	}
+	for _, n := range nodes {
+		if n.gone {
+			st.Vanished++
+			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+		p, sys := n.path, &n.st
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
-			return err
-		}
-		var sys unix.Stat_t
-		if err := unix.Lstat(p, &sys); err != nil {
-			return fmt.Errorf("lstat %s: %w", p, err)
+			return nil, st, fmt.Errorf("snapshot %s: %w", root, err)
 		}
 		e := Entry{
 			Path: filepath.ToSlash(rel), Mode: sys.Mode & 0o7777, UID: int(sys.Uid), GID: int(sys.Gid),
-			MTime: sys.Mtim.Nano(), CTime: sys.Ctim.Nano(), Dev: sys.Dev, Ino: sys.Ino,
+			MTime: sys.Mtim.Nano(), CTime: sys.Ctim.Nano(), Dev: sys.Dev, Ino: sys.Ino, Target: n.target, Xattrs: n.xattrs,
 		}
 		switch sys.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
@@ -118,9 +121,6 @@ func Snapshot(ctx context.Context, root string, opts SnapshotOptions) (*Manifest
 			st.Dirs++
 		case unix.S_IFLNK:
 			e.Type = TypeSymlink
-			if e.Target, err = os.Readlink(p); err != nil {
-				return fmt.Errorf("readlink: %w", err)
-			}
 			st.Symlinks++
 		case unix.S_IFREG:
 			e.Type = TypeFile
@@ -144,27 +144,20 @@ func Snapshot(ctx context.Context, root string, opts SnapshotOptions) (*Manifest
 			}
 		default:
 			if p == root {
-				return fmt.Errorf("%s is not a directory", root)
+				return nil, st, fmt.Errorf("snapshot %s: %s is not a directory", root, root)
 			}
 			st.Skipped++
-			return nil
+			continue
 		}
 		if p == root && e.Type != TypeDir {
-			return fmt.Errorf("%s is not a directory", root)
-		}
-		if e.Xattrs, err = listXattrs(p); err != nil {
-			return err
+			return nil, st, fmt.Errorf("snapshot %s: %s is not a directory", root, root)
 		}
 		m.Entries = append(m.Entries, e)
-		return nil
-	})
-	if err != nil {
-		return nil, st, fmt.Errorf("snapshot %s: %w", root, err)
 	}
 	up := &uploader{store: opts.Store, codec: opts.Codec, claimed: make(map[ID]struct{})}
 	rst, err := up.readFiles(ctx, root, m.Entries, toRead, params, opts.Workers)
 	if err == nil {
-		st.Vanished = dropVanished(m)
+		st.Vanished += dropVanished(m)
 	}
 	if fl, ok := opts.Store.(Flusher); ok && err == nil {
 		err = fl.Flush(ctx)
@@ -312,4 +305,94 @@ func dropVanished(m *Manifest) int {
 	}
 	m.Entries = kept
 	return len(gone)
+}
+
+// node is one path of a walk with its metadata.
+type node struct {
+	path   string
+	st     unix.Stat_t
+	target string            // symlinks
+	xattrs map[string][]byte // all but sockets, devices and FIFOs
+	gone   bool              // removed between the walk and its lstat
+}
+
+// walkMeta lists the tree under root in lexical order (filepath.WalkDir's)
+// and reads every path's metadata with up to workers lstat calls at once.
+func walkMeta(ctx context.Context, root string, workers int) ([]node, error) {
+	var nodes []node
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nodes = append(nodes, node{path: p})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if workers <= 0 {
+		workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
+	for range min(workers, len(nodes)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(nodes) || ctx.Err() != nil {
+					return
+				}
+				n := &nodes[i]
+				if err := unix.Lstat(n.path, &n.st); err != nil {
+					if errors.Is(err, fs.ErrNotExist) && n.path != root {
+						n.gone = true // deleted since the walk listed it
+						continue
+					}
+					fail(fmt.Errorf("lstat %s: %w", n.path, err))
+					return
+				}
+				switch n.st.Mode & unix.S_IFMT {
+				case unix.S_IFLNK:
+					t, err := os.Readlink(n.path)
+					if errors.Is(err, fs.ErrNotExist) {
+						n.gone = true
+						continue
+					}
+					if err != nil {
+						fail(fmt.Errorf("readlink: %w", err))
+						return
+					}
+					n.target = t
+				case unix.S_IFDIR, unix.S_IFREG:
+				default:
+					continue // not replicated: no xattrs needed
+				}
+				x, err := listXattrs(n.path)
+				if err != nil {
+					fail(err)
+					return
+				}
+				n.xattrs = x
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return nodes, ctx.Err()
 }
