@@ -154,9 +154,20 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.mu.Unlock()
 	if err := s.st.ApplyHeartbeats(ctx, batch); err != nil {
 		// Put the batch back unless newer beats replaced it, and retry next time.
+		// A newer beat keeps its own figures but must not lose the facts
+		// and stack of this one: agents send them only when they change.
 		s.mu.Lock()
 		for _, p := range batch {
-			if _, ok := s.pending[p.MemberID]; !ok && s.live[p.MemberID] != nil {
+			if cur, ok := s.pending[p.MemberID]; ok {
+				if cur.Facts == nil {
+					cur.Facts = p.Facts
+				}
+				if cur.Stack == nil {
+					cur.Stack = p.Stack
+				}
+				continue
+			}
+			if s.live[p.MemberID] != nil {
 				cp := p
 				s.pending[p.MemberID] = &cp
 			}
