@@ -322,3 +322,51 @@ func (s *Server) putObjects(w http.ResponseWriter, r *http.Request) (any, error)
 	}
 	return nil, nil
 }
+
+func (s *Server) getObjects(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, err := s.protections()
+	if err != nil {
+		return nil, err
+	}
+	var in api.ObjectsGet
+	if err := decode(w, r, maxBody, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Keys) == 0 || len(in.Keys) > api.MaxBatchObjects {
+		return nil, apperr.New(apperr.Invalid, "ask for 1 to %d keys, not %d", api.MaxBatchObjects, len(in.Keys))
+	}
+	for i, k := range in.Keys {
+		if err := objstore.ValidateKey(k); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "key %d", i+1)
+		}
+		if err := p.AuthorizeObject(r.Context(), agentOf(r), k, false); err != nil {
+			return nil, err
+		}
+	}
+	st := p.Objects()
+	var out []byte
+	for _, k := range in.Keys {
+		rc, err := st.Get(r.Context(), k)
+		if errors.Is(err, objstore.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, objectError(err, k)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxObject+1))
+		rc.Close()
+		if err != nil {
+			return nil, objectError(err, k)
+		}
+		if len(out)+len(data)+len(k)+6 > api.MaxBatchBytes {
+			return nil, apperr.New(apperr.TooLarge, "the objects asked for add up to more than %d bytes; ask for fewer at a time", api.MaxBatchBytes)
+		}
+		out = api.AppendObjectFrame(out, api.Object{Key: k, Data: data})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+	return written{}, nil
+}
