@@ -89,10 +89,9 @@ type fetchStore struct {
 
 // fetchBatch is one request for several chunks.
 type fetchBatch struct {
-	done  chan struct{}
-	data  map[replication.ID][]byte // under fetchStore.pmu once done
-	taken map[replication.ID]bool   // chunks handed out (a chunk may be asked for twice)
-	err   error
+	done chan struct{}
+	data map[replication.ID][]byte // under fetchStore.pmu once done
+	err  error
 }
 
 // Prefetch limits: chunks and plaintext bytes per request, and bytes
@@ -211,28 +210,19 @@ func (s *fetchStore) remote(ctx context.Context, id replication.ID) ([]byte, err
 		return nil, ctx.Err()
 	}
 	s.pmu.Lock()
+	defer s.pmu.Unlock()
 	if s.inflight[id] == fb {
 		delete(s.inflight, id) // a later reference to the chunk fetches it again
 	}
 	if fb.err != nil {
-		s.pmu.Unlock()
 		return nil, fb.err
 	}
 	b, ok := fb.data[id]
-	if ok {
-		delete(fb.data, id)
-		fb.taken[id] = true
-		s.held -= int64(len(b))
-	}
-	again := !ok && fb.taken[id]
-	s.pmu.Unlock()
-	switch {
-	case again:
-		// Another file's restore took this batch's copy of the chunk.
-		return s.remote(ctx, id)
-	case !ok:
+	if !ok {
 		return nil, fmt.Errorf("%w in the object store", replication.ErrNotFound)
 	}
+	delete(fb.data, id)
+	s.held -= int64(len(b))
 	return b, nil
 }
 
@@ -263,7 +253,6 @@ func (s *fetchStore) fetchBatch(ctx context.Context, ids []replication.ID, fb *f
 		return
 	}
 	fb.data = make(map[replication.ID][]byte, len(got))
-	fb.taken = make(map[replication.ID]bool)
 	for i, id := range ids {
 		if b, ok := got[keys[i]]; ok {
 			fb.data[id] = b
