@@ -299,11 +299,3 @@ func ReadObjectFrame(b []byte) (o Object, rest []byte, ok bool) {
 	o.Data = p[4 : 4+n]
 	return o, p[4+n:], true
 }
-
-// ObjectsGet is the body of POST /agent/objects-get: the keys to read, at
-// most MaxBatchObjects. The answer is a sequence of object frames (see
-// AppendObjectFrame) for the keys that exist, in the order asked; missing
-// keys are left out. The answer holds at most MaxBatchBytes.
-type ObjectsGet struct {
-	Keys []string `json:"keys"`
-}

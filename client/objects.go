@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -162,41 +161,4 @@ func (c *Client) PutObjects(ctx context.Context, objs []api.Object) error {
 	defer cancel()
 	closeBody(resp)
 	return nil
-}
-
-// GetObjects reads several objects in one request and returns those that
-// exist, by key; a key missing from the answer has no object. The objects
-// asked for must add up to at most api.MaxBatchBytes.
-func (c *Client) GetObjects(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if len(keys) > api.MaxBatchObjects {
-		return nil, fmt.Errorf("get %d objects: at most %d per batch", len(keys), api.MaxBatchObjects)
-	}
-	body, err := json.Marshal(api.ObjectsGet{Keys: keys})
-	if err != nil {
-		return nil, err
-	}
-	resp, cancel, err := c.send(ctx, http.MethodPost, v1+"/agent/objects-get", nil,
-		&rawBody{data: body, contentType: "application/json"}, "application/octet-stream", objectTimeout(api.MaxBatchBytes))
-	if err != nil {
-		return nil, fmt.Errorf("get %d objects: %w", len(keys), err)
-	}
-	defer cancel()
-	defer closeBody(resp)
-	b, err := io.ReadAll(io.LimitReader(resp.Body, api.MaxBatchBytes+1))
-	if err == nil && len(b) > api.MaxBatchBytes {
-		err = fmt.Errorf("answer longer than %d bytes", api.MaxBatchBytes)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get %d objects: read answer: %w", len(keys), err)
-	}
-	out := make(map[string][]byte, len(keys))
-	for rest := b; len(rest) > 0; {
-		o, next, ok := api.ReadObjectFrame(rest)
-		if !ok {
-			return nil, fmt.Errorf("get %d objects: answer frame %d is cut short", len(keys), len(out)+1)
-		}
-		out[o.Key] = o.Data
-		rest = next
-	}
-	return out, nil
 }

@@ -156,21 +156,6 @@ func (f *fakeClient) PutObjects(ctx context.Context, objs []api.Object) error {
 	return nil
 }
 
-func (f *fakeClient) GetObjects(ctx context.Context, keys []string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, k := range keys {
-		b, err := f.GetObject(ctx, k)
-		if client.StatusOf(err) == 404 {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[k] = b
-	}
-	return out, nil
-}
-
 func (f *fakeClient) GetObject(ctx context.Context, key string) ([]byte, error) {
 	if err := f.hook("get", key); err != nil {
 		return nil, err

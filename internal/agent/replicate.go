@@ -48,7 +48,6 @@ type objectClient interface {
 	PutObject(ctx context.Context, key string, data []byte) error
 	PutObjects(ctx context.Context, objs []api.Object) error
 	GetObject(ctx context.Context, key string) ([]byte, error)
-	GetObjects(ctx context.Context, keys []string) (map[string][]byte, error)
 	ListObjects(ctx context.Context, prefix string, fn func(api.ObjectInfo) error) error
 	ChunkKey(ctx context.Context, protection int64) ([32]byte, error)
 }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,69 +72,7 @@ type fetchStore struct {
 	local  chunkIndex
 	sem    chan struct{}
 
-	// Prefetching: the chunks the restore is expected to fetch, in the
-	// order it will ask for them, so that one request brings a chunk and
-	// those that follow it.
-	pmu      sync.Mutex
-	order    []replication.ID
-	pos      map[replication.ID]int
-	size     map[replication.ID]int64
-	inflight map[replication.ID]*fetchBatch
-	held     int64 // bytes fetched ahead and not yet taken
-
 	fetched, fetchedBytes, localHits atomic.Int64
-}
-
-// fetchBatch is one request for several chunks.
-type fetchBatch struct {
-	done chan struct{}
-	data map[replication.ID][]byte // under fetchStore.pmu once done
-	err  error
-}
-
-// Prefetch limits: chunks and plaintext bytes per request, and bytes
-// fetched ahead of the restore at most.
-const (
-	prefetchChunks = 256
-	prefetchBytes  = 8 << 20
-	prefetchHeld   = 64 << 20
-)
-
-// expect records which chunks restoring m will fetch: those of files that
-// change (an unchanged file is linked from the previous copy) that the
-// standby does not hold, in manifest order.
-func (s *fetchStore) expect(m, prev *replication.Manifest) {
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	s.order, s.pos, s.size = nil, map[replication.ID]int{}, map[replication.ID]int64{}
-	if s.inflight == nil {
-		s.inflight = map[replication.ID]*fetchBatch{}
-	}
-	old := map[string]*replication.Entry{}
-	if prev != nil {
-		for i := range prev.Entries {
-			old[prev.Entries[i].Path] = &prev.Entries[i]
-		}
-	}
-	for i := range m.Entries {
-		e := &m.Entries[i]
-		if e.Type != replication.TypeFile || e.LinkTo != "" {
-			continue
-		}
-		if pe := old[e.Path]; pe != nil && slices.Equal(pe.Chunks, e.Chunks) {
-			continue
-		}
-		for _, c := range e.Chunks {
-			if _, ok := s.local[c.ID]; ok {
-				continue
-			}
-			if _, ok := s.pos[c.ID]; !ok {
-				s.pos[c.ID] = len(s.order)
-				s.order = append(s.order, c.ID)
-				s.size[c.ID] = c.Size
-			}
-		}
-	}
 }
 
 var _ replication.ChunkStore = (*fetchStore)(nil)
@@ -166,99 +102,19 @@ func (s *fetchStore) Get(ctx context.Context, id replication.ID) ([]byte, error)
 			return s.codec.Encode(nil, id, plain)
 		}
 	}
-	b, err := s.remote(ctx, id)
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	b, err := s.r.getObject(ctx, s.prefix+id.String())
+	<-s.sem
 	if err != nil {
-		return nil, err
+		return nil, notFound(err)
 	}
 	s.fetched.Add(1)
 	s.fetchedBytes.Add(int64(len(b)))
 	return b, nil
-}
-
-// remote gets a chunk from the object store: from a batch already asked
-// for, or in a new batch with the chunks expected next.
-func (s *fetchStore) remote(ctx context.Context, id replication.ID) ([]byte, error) {
-	s.pmu.Lock()
-	if s.inflight == nil {
-		s.inflight = map[replication.ID]*fetchBatch{}
-	}
-	fb := s.inflight[id]
-	if fb == nil {
-		ids := []replication.ID{id}
-		if i, ok := s.pos[id]; ok && s.held < prefetchHeld {
-			n := s.size[id]
-			for j := i + 1; j < len(s.order) && len(ids) < prefetchChunks && n < prefetchBytes; j++ {
-				next := s.order[j]
-				if _, asked := s.inflight[next]; !asked {
-					ids = append(ids, next)
-					n += s.size[next]
-				}
-			}
-		}
-		fb = &fetchBatch{done: make(chan struct{})}
-		for _, x := range ids {
-			s.inflight[x] = fb
-		}
-		s.pmu.Unlock()
-		s.fetchBatch(ctx, ids, fb)
-	} else {
-		s.pmu.Unlock()
-	}
-	select {
-	case <-fb.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	if s.inflight[id] == fb {
-		delete(s.inflight, id) // a later reference to the chunk fetches it again
-	}
-	if fb.err != nil {
-		return nil, fb.err
-	}
-	b, ok := fb.data[id]
-	if !ok {
-		return nil, fmt.Errorf("%w in the object store", replication.ErrNotFound)
-	}
-	delete(fb.data, id)
-	s.held -= int64(len(b))
-	return b, nil
-}
-
-// fetchBatch asks for ids in one request, at most maxObjectRequests at a
-// time, and publishes the answer in fb.
-func (s *fetchStore) fetchBatch(ctx context.Context, ids []replication.ID, fb *fetchBatch) {
-	defer close(fb.done)
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		fb.err = ctx.Err()
-		return
-	}
-	defer func() { <-s.sem }()
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.prefix + id.String()
-	}
-	var got map[string][]byte
-	err := s.r.retry(ctx, func() (err error) {
-		got, err = s.r.srv.GetObjects(ctx, keys)
-		return err
-	})
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	if err != nil {
-		fb.err = fmt.Errorf("fetch %d chunks: %w", len(ids), err)
-		return
-	}
-	fb.data = make(map[replication.ID][]byte, len(got))
-	for i, id := range ids {
-		if b, ok := got[keys[i]]; ok {
-			fb.data[id] = b
-			s.held += int64(len(b)) // until taken by remote
-		}
-	}
 }
 
 // readLocal reads a chunk from a local file, or returns nil.
@@ -343,7 +199,6 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	}
 	fs.local.add(home, prevFiles)
 	fs.local.add(dbDir, prevDBs)
-	fs.expect(files, prevFiles)
 
 	res := api.RestoreResult{Home: home}
 	stats := &res.Stats
@@ -360,7 +215,6 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 		fs.local = chunkIndex{}
 		fs.local.add(home, files)
 		fs.local.add(dbDir, prevDBs)
-		fs.expect(dbs, prevDBs)
 		step.Store("database dumps")
 		log("restoring the database dumps into " + dbDir)
 		if err := r.restoreTree(ctx, args.Protection, "database dumps", dbs, dbDir, fs, codec, prevDBs, stats, log); err != nil {

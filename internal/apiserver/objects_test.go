@@ -483,29 +483,6 @@ func TestObjectBatch(t *testing.T) {
 			t.Fatalf("%s: got %d bytes, %v; want %d", o.Key, len(got), err, len(o.Data))
 		}
 	}
-	// Read back in one request: missing keys are left out.
-	keys := []string{"protections/1/chunks/none"}
-	for _, o := range objs {
-		keys = append(keys, o.Key)
-	}
-	got, err := e.cliB.GetObjects(ctx, keys)
-	if err != nil || len(got) != len(objs) {
-		t.Fatalf("get batch: %d objects, %v; want %d", len(got), err, len(objs))
-	}
-	for _, o := range objs {
-		if !bytes.Equal(got[o.Key], o.Data) {
-			t.Fatalf("get batch %s: %d bytes, want %d", o.Key, len(got[o.Key]), len(o.Data))
-		}
-	}
-	if _, err := e.cliA.GetObjects(ctx, []string{"protections/2/chunks/x"}); client.StatusOf(err) != 403 {
-		t.Errorf("get batch of a foreign key: %v, want 403", err)
-	}
-	if _, err := e.cliA.GetObjects(ctx, nil); client.StatusOf(err) != 400 {
-		t.Errorf("get batch of no key: %v, want 400", err)
-	}
-	if _, err := e.cliA.GetObjects(ctx, []string{"protections/1/../x"}); client.StatusOf(err) != 400 {
-		t.Errorf("get batch of a bad key: %v, want 400", err)
-	}
 	if err := e.cliB.PutObjects(ctx, objs[:1]); client.StatusOf(err) != 403 {
 		t.Errorf("standby's batch: %v, want 403", err)
 	}

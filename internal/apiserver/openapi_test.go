@@ -72,7 +72,6 @@ var exercisedRoutes = []string{
 	"GET /api/v1/agent/objects/{key}",
 	"DELETE /api/v1/agent/objects/{key}",
 	"POST /api/v1/agent/objects-batch",
-	"POST /api/v1/agent/objects-get",
 	"GET /api/v1/agent/protections/{id}/key",
 }
 

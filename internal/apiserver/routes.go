@@ -92,7 +92,6 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/agent/objects/{key...}", authAgent, "Read an object (raw body)", nil, octets{}, 0, s.getObject},
 		{"DELETE", v + "/agent/objects/{key...}", authAgent, "Delete an object", nil, nil, 204, s.deleteObject},
 		{"POST", v + "/agent/objects-batch", authAgent, "Store many small objects in one request (frames of key and data, see api.AppendObjectFrame)", octets{}, nil, 204, s.putObjects},
-		{"POST", v + "/agent/objects-get", authAgent, "Read many small objects in one request (answers frames of key and data; missing keys are left out)", api.ObjectsGet{}, octets{}, 0, s.getObjects},
 		{"GET", v + "/agent/protections/{id}/key", authAgent, "The chunk key of a protection this member replicates", nil, api.ChunkKey{}, 0, s.chunkKey},
 	}
 }
