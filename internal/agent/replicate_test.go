@@ -578,3 +578,31 @@ func assertNoStaging(t *testing.T, target string) {
 		}
 	}
 }
+
+// TestRestoreSharedChunks: many files with the same content share one
+// chunk; restoring them at once (several asking for the chunk while one
+// batch brings it) writes every copy.
+func TestRestoreSharedChunks(t *testing.T) {
+	e := newReplEnv(t)
+	home := e.srcHome()
+	for d := range 8 {
+		dir := filepath.Join(home, fmt.Sprintf("site%d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 40 {
+			body := []byte(fmt.Sprintf("<?php // the same file in every site, number %d ?>\n", i%5))
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.php", i)), body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, err := e.snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.restore(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	replicationtest.SameNodes(t, "standby", replicationtest.Describe(t, e.stbHome()), replicationtest.Describe(t, e.srcHome()))
+}
