@@ -55,7 +55,7 @@ type objectClient interface {
 const (
 	// maxObjectRequests bounds the object requests one run has in flight,
 	// below the client's pool of idle connections so that keep-alive holds.
-	maxObjectRequests = 16
+	maxObjectRequests = 32
 	// objectAttempts is how often a chunk transfer is tried when the
 	// network or the server fails (not when the server refuses).
 	objectAttempts = 3
