@@ -57,6 +57,26 @@ func objectError(err error, key string) error {
 	return fmt.Errorf("object %q: %w", key, err)
 }
 
+// checkOctets checks the headers of a raw upload (what: "object" or
+// "batch"): application/octet-stream if a type is given, a Content-Length
+// (no chunked uploads) of at most limit bytes.
+func checkOctets(r *http.Request, what string, limit int64) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/octet-stream" {
+			return apperr.New(apperr.Invalid, "content type %q: send the %s's bytes as application/octet-stream", ct, what)
+		}
+	}
+	// The server reports ContentLength 0 both for "Content-Length: 0" and
+	// for no header at all; -1 means chunked.
+	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
+		return apperr.New(apperr.LengthRequired, "send the %s's size in Content-Length (chunked uploads are not accepted)", what)
+	}
+	if r.ContentLength > limit {
+		return apperr.New(apperr.TooLarge, "%s of %d bytes is larger than the %d bytes allowed", what, r.ContentLength, limit)
+	}
+	return nil
+}
+
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request) (any, error) {
 	p, err := s.protections()
 	if err != nil {
@@ -66,18 +86,8 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/octet-stream" {
-			return nil, apperr.New(apperr.Invalid, "content type %q: send the object's bytes as application/octet-stream", ct)
-		}
-	}
-	// The server reports ContentLength 0 both for "Content-Length: 0" and
-	// for no header at all; -1 means chunked.
-	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
-		return nil, apperr.New(apperr.LengthRequired, "send the object's size in Content-Length (chunked uploads are not accepted)")
-	}
-	if r.ContentLength > maxObject {
-		return nil, apperr.New(apperr.TooLarge, "object of %d bytes is larger than the %d bytes allowed", r.ContentLength, maxObject)
+	if err := checkOctets(r, "object", maxObject); err != nil {
+		return nil, err
 	}
 	if err := p.AuthorizeObject(r.Context(), agentOf(r), key, true); err != nil {
 		return nil, err
@@ -248,16 +258,8 @@ func (s *Server) putObjects(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/octet-stream" {
-			return nil, apperr.New(apperr.Invalid, "content type %q: send the batch as application/octet-stream frames", ct)
-		}
-	}
-	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
-		return nil, apperr.New(apperr.LengthRequired, "send the batch's size in Content-Length (chunked uploads are not accepted)")
-	}
-	if r.ContentLength > api.MaxBatchBytes {
-		return nil, apperr.New(apperr.TooLarge, "batch of %d bytes is larger than the %d bytes allowed", r.ContentLength, api.MaxBatchBytes)
+	if err := checkOctets(r, "batch", api.MaxBatchBytes); err != nil {
+		return nil, err
 	}
 	body := make([]byte, r.ContentLength)
 	if _, err := io.ReadFull(http.MaxBytesReader(w, r.Body, api.MaxBatchBytes), body); err != nil {
