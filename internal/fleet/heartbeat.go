@@ -179,10 +179,15 @@ func (s *Service) Flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, 0, len(batch))
+	// Renew the leases of the jobs held by members that are beating; few
+	// jobs run at a time, so only those members are updated.
+	var ids []int64
 	for _, p := range batch {
+		if !holding[p.MemberID] {
+			continue
+		}
 		ids = append(ids, p.MemberID)
-		if p.RunningKnown && holding[p.MemberID] {
+		if p.RunningKnown {
 			// Jobs the agent does not report were lost with a previous
 			// agent process; the grace covers a job claimed while this
 			// beat was on its way.

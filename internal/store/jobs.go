@@ -292,20 +292,9 @@ func (s *Store) JobLog(ctx context.Context, id, after int64, limit int) ([]api.J
 }
 
 // RenewJobLeases extends the leases of running jobs of the given members,
-// whose agents are alive. Few jobs run at a time, so it reads which members
-// hold one first and updates only those.
+// whose agents are alive (see RunningJobMembers for the few that hold one).
 func (s *Store) RenewJobLeases(ctx context.Context, memberIDs []int64, until time.Time) error {
-	if len(memberIDs) == 0 {
-		return nil
-	}
-	holding, err := s.RunningJobMembers(ctx)
-	if err != nil {
-		return err
-	}
 	for _, id := range memberIDs {
-		if !holding[id] {
-			continue
-		}
 		if _, err := s.w.ExecContext(ctx, `UPDATE jobs SET lease_until=$1 WHERE member_id=$2 AND status='running' AND lease_until < $1`, ms(until), id); err != nil {
 			return fmt.Errorf("renew job leases: %w", err)
 		}
