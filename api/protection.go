@@ -154,12 +154,9 @@ type RunStats struct {
 }
 
 // RunLogLine is one line of a run's log: the engine's own steps and the
-// lines of the source and standby jobs, in order.
-type RunLogLine struct {
-	Seq  int64     `json:"seq"`
-	Time time.Time `json:"time"`
-	Line string    `json:"line"`
-}
+// lines of the source and standby jobs, in order. It has a job log line's
+// shape.
+type RunLogLine = JobLogLine
 
 // DNSCut is the body of POST /pools/{pool}/accounts/{account}/cut-dns.
 type DNSCut struct {

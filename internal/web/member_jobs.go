@@ -137,84 +137,18 @@ func (h *Handler) jobStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(evs ...sseEvent) bool {
-		var b strings.Builder
-		for _, e := range evs {
-			writeEvent(&b, e)
-		}
-		if _, err := w.Write([]byte(b.String())); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-h.ctx.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	lastStatus := ""
-	wait := time.Duration(0) // the first answer goes out at once
-	for ctx.Err() == nil {
-		if !h.stillSignedIn(r) {
-			return nil
-		}
-		lines, err := h.fl.JobLog(ctx, j.ID, after, wait)
-		if err != nil {
-			return nil
-		}
-		wait = 5 * time.Second
-		var evs []sseEvent
-		if len(lines) > 0 {
-			s, err := h.fragment("loglines", lines)
+	return h.streamLog(w, r, after, followed{
+		lines: func(ctx context.Context, after int64, wait time.Duration) ([]api.JobLogLine, error) {
+			return h.fl.JobLog(ctx, j.ID, after, wait)
+		},
+		status: func(ctx context.Context, _ []api.JobLogLine) (string, string, any, bool, string, error) {
+			cur, err := h.fl.Job(ctx, j.ID)
 			if err != nil {
-				return err
+				return "", "", nil, false, "", err
 			}
-			evs = append(evs, sseEvent{Name: "line", Data: s})
-			after = lines[len(lines)-1].Seq
-		}
-		cur, err := h.fl.Job(ctx, j.ID)
-		if err != nil {
-			return nil
-		}
-		if cur.Status != lastStatus {
-			lastStatus = cur.Status
-			s, err := h.fragment("jobstatus", newJobStatus(r, cur))
-			if err != nil {
-				return err
-			}
-			evs = append(evs, sseEvent{Name: "status", Data: s})
-		}
-		ended := cur.FinishedAt != nil && len(lines) == 0
-		if ended {
-			evs = append(evs, sseEvent{Name: "done", Data: cur.Status})
-		} else if len(evs) == 0 {
-			evs = append(evs, sseEvent{Name: "ping", Data: ""})
-		}
-		if !send(evs...) {
-			return nil
-		}
-		if ended {
-			// The page closes the stream on "done"; hold the connection
-			// until it has, so that the browser does not see it drop.
-			t := time.NewTimer(30 * time.Second)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			return nil
-		}
-	}
-	return nil
+			return cur.Status, "jobstatus", newJobStatus(r, cur), cur.FinishedAt != nil, cur.Status, nil
+		},
+	})
 }
 
 func (h *Handler) cancelJob(w http.ResponseWriter, r *http.Request) error {
