@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	procs "github.com/poolctl/poolctl/bench/internal/proc"
 	"github.com/poolctl/poolctl/client"
 )
 
@@ -93,53 +94,24 @@ func main() {
 	}
 }
 
-// proc is a child process, stopped by its PID.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// proc is a child process (poolctl, NSD).
+type proc struct{ *procs.Proc }
 
 func start(name, logPath string, argv ...string) (*proc, error) {
-	logf, err := os.Create(logPath)
+	p, err := procs.Start(name, logPath, nil, argv...)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Should this program die without stopping it (SIGKILL, SIGPIPE), the
-	// child gets SIGTERM; NSD then stops its own children.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
+	return &proc{p}, nil
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return p.Exited() }
 
 // stop sends SIGTERM (NSD then stops its own server and xfrd children) and
 // SIGKILL after 5 s.
 func (p *proc) stop() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p != nil {
+		p.Stop(5 * time.Second)
 	}
 }
 

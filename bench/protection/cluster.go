@@ -11,68 +11,39 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	procs "github.com/poolctl/poolctl/bench/internal/proc"
 	"github.com/poolctl/poolctl/client"
 )
 
-// proc is a started poolctl process, stopped by its PID; its output goes to
-// a log file in the work directory.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// proc is a started poolctl process; its output goes to a log file in the
+// work directory.
+type proc struct{ *procs.Proc }
 
 func startProc(name, logPath string, env []string, argv ...string) (*proc, error) {
-	logf, err := os.Create(logPath)
+	p, err := procs.Start(name, logPath, env, argv...)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Should this program die without stopping it, the child gets SIGTERM.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
+	return &proc{p}, nil
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return p.Exited() }
 
 // stop sends SIGTERM (poolctl then writes its profile, if any) and SIGKILL
 // after 15 s.
 func (p *proc) stop() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p != nil {
+		p.Stop(15 * time.Second)
 	}
 }
 
 // cpu returns the user+system CPU time the process has used so far, from
 // /proc/PID/stat; 0 once it has exited.
 func (p *proc) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
