@@ -258,7 +258,7 @@ type ObjectInfo struct {
 // MaxBatchBytes bytes of body per request.
 const (
 	MaxBatchObjects = 4096
-	MaxBatchBytes   = 64 << 20
+	MaxBatchBytes   = 16 << 20
 )
 
 // Object is one object of a batch.
