@@ -119,6 +119,7 @@ type Agent struct {
 
 	// Tuning; tests shrink these.
 	backoffMin, backoffMax time.Duration
+	reach                  *reach        // when the server last answered, shared by the loops
 	authRetry              time.Duration // wait after a 401/403
 	beatTimeout            time.Duration
 	pollWait               time.Duration
@@ -196,6 +197,10 @@ func newAgent(cfg Config, st *State, srv apiClient) *Agent {
 		leaseKeepalive: 15 * time.Second,
 		rand:           defaultRand,
 	}
+	// While the server answered in the last 10 minutes, retry at least
+	// every heartbeat interval: a restarting server must find its members
+	// back within one interval, not after a back-off of half a minute.
+	a.reach = newReach(interval, 10*time.Minute, cfg.Now)
 	d := &detector{root: cfg.Root, dsn: cfg.MariaDBDSN, timeout: 10 * time.Second, log: a.log.With("component", "agent.detect")}
 	s := newSampler()
 	a.probes = probes{metrics: s.sample, facts: detectFacts, stack: d.stack, updates: d.updates, procs: listProcs}

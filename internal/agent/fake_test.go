@@ -25,6 +25,7 @@ type fakeClient struct {
 	jobs     chan api.Job
 	polls    int
 	pollErr  error
+	okPolls  []time.Time // polls that reached the "server"
 	logs     map[int64][]string
 	logCalls map[int64]int
 	logErr   func(call int) error
@@ -87,6 +88,9 @@ func (f *fakeClient) NextJob(ctx context.Context, wait time.Duration) (*api.Job,
 	f.mu.Lock()
 	f.polls++
 	err := f.pollErr
+	if err == nil {
+		f.okPolls = append(f.okPolls, time.Now())
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err

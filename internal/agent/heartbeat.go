@@ -23,7 +23,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 	if !sleep(ctx, jitter(a.rand, a.interval/2)) {
 		return nil
 	}
-	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand}
+	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand, reach: a.reach}
 	var out *outage
 	for {
 		start := time.Now()
@@ -32,7 +32,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 			return nil
 		}
 		var wait time.Duration
+		var wake <-chan struct{} // during an outage: another loop got through
 		if err == nil {
+			a.reach.ok()
 			if out != nil {
 				msg := "server reachable again"
 				if out.kind == failAuth {
@@ -69,11 +71,15 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 			if kind == failAuth {
 				wait = a.authRetry/2 + jitter(a.rand, a.authRetry/2)
 			} else {
+				if unanswered(err) {
+					a.reach.fail()
+				}
+				wake = a.reach.returned()
 				wait = bo.next()
 			}
 			log.Debug("heartbeat failed", "err", err, "retry_in", wait)
 		}
-		if !sleep(ctx, wait) {
+		if !sleepUnless(ctx, wait, wake) {
 			return nil
 		}
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -83,8 +84,9 @@ func TestHeartbeatStackChange(t *testing.T) {
 	})
 }
 
-// TestHeartbeatOutage: during a 503 outage the agent backs off exponentially
-// up to the cap, logs the outage once, and resends facts and stack when the
+// TestHeartbeatOutage: during a 503 outage right after a good beat the agent
+// retries at least every interval (a server that was just there is most
+// likely restarting), logs the outage once, and resends facts and stack when the
 // server is back.
 func TestHeartbeatOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -106,10 +108,11 @@ func TestHeartbeatOutage(t *testing.T) {
 		if len(at) < 13 {
 			t.Fatalf("%d heartbeat attempts, want at least 13", len(at))
 		}
-		// Attempt 1 fails 2s after the first beat; the retries wait 1, 2, 4,
-		// 8, 16 s and then the 30 s cap (full jitter draws below the ceiling).
-		wantGaps := []time.Duration{2 * time.Second, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
-			16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second, 2 * time.Second, 2 * time.Second}
+		// Attempt 1 fails 2s after the first beat; the retries wait 1 s,
+		// then the heartbeat interval: the server answered a moment ago, so
+		// the growth is capped there (full jitter draws below the ceiling).
+		wantGaps := []time.Duration{2 * time.Second, time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second,
+			2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}
 		for i, want := range wantGaps {
 			gap := at[i+1].at.Sub(at[i].at)
 			if i > 0 && i < 10 {
@@ -217,4 +220,98 @@ func TestBackoffBounds(t *testing.T) {
 	if d := b.next(); d >= time.Second {
 		t.Errorf("after reset waits %s, want < 1s", d)
 	}
+}
+
+// TestHeartbeatBackoffGrows: a server that has not answered for a long time
+// (or never did) is retried with exponential back-off up to the 30 s cap,
+// so a fleet does not hammer a server that is gone.
+func TestHeartbeatBackoffGrows(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   int // beats that succeed before the outage
+	}{{"never reached", 0}, {"outage longer than ten minutes", 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fc := newFakeClient()
+				fc.pollErr = errors.New("dial tcp 127.0.0.1:8443: connect: connection refused")
+				fc.beatErr = func(n int) error {
+					if n < c.ok {
+						return nil
+					}
+					return fc.pollErr
+				}
+				a, _ := newTestAgent(t, fc, Config{})
+				a.rand = func(n int64) int64 { return n - 1 } // always the longest wait
+				stop := start(t, a)
+				time.Sleep(20 * time.Minute)
+				_ = stop()
+				at := fc.snapshot()
+				var late []time.Duration // gaps after the first ten minutes
+				for i := 1; i < len(at); i++ {
+					gap := at[i].at.Sub(at[i-1].at).Round(time.Second)
+					if at[i].at.Sub(at[0].at) > 11*time.Minute {
+						late = append(late, gap)
+					}
+					if c.ok == 0 && i <= 5 {
+						if want := time.Second << (i - 1); gap != want {
+							t.Errorf("retry %d came %s after the last, want %s", i, gap, want)
+						}
+					}
+				}
+				if len(late) == 0 || late[0] != 30*time.Second || late[len(late)-1] != 30*time.Second {
+					t.Errorf("gaps after ten minutes: %v, want the 30 s cap", late)
+				}
+			})
+		})
+	}
+}
+
+// TestFirstBeatAfterReconnect: when the job poll gets through after an
+// outage, the heartbeat goes out at once instead of at the end of its
+// back-off.
+func TestFirstBeatAfterReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fc := newFakeClient()
+		down := errors.New("dial tcp 127.0.0.1:8443: connect: connection refused")
+		var outage atomic.Bool
+		fc.beatErr = func(n int) error {
+			// Heartbeats get through only once a poll has: the poll
+			// reconnects first, and must bring the heartbeat along.
+			if outage.Load() && len(fc.okPolls) == 0 {
+				return down
+			}
+			return nil
+		}
+		a, _ := newTestAgent(t, fc, Config{})
+		a.reach.recentFor = 0 // a long outage: the back-off has grown to 30 s
+		a.rand = func(n int64) int64 { return n - 1 }
+		stop := start(t, a)
+		time.Sleep(5 * time.Second)
+		fc.mu.Lock()
+		outage.Store(true)
+		fc.pollErr, fc.okPolls = down, nil
+		fc.mu.Unlock()
+		time.Sleep(3 * time.Minute)
+		fc.jobs <- api.Job{ID: 1, Kind: "facts.refresh"} // answered at once, not at the end of a long poll
+		fc.mu.Lock()
+		fc.pollErr = nil
+		fc.mu.Unlock()
+		time.Sleep(2 * time.Minute)
+		_ = stop()
+		fc.mu.Lock()
+		polled := fc.okPolls
+		fc.mu.Unlock()
+		if len(polled) == 0 {
+			t.Fatal("no poll got through after the outage")
+		}
+		for _, b := range fc.snapshot() {
+			if b.ok && b.at.After(polled[0].Add(-time.Nanosecond)) {
+				if d := b.at.Sub(polled[0]); d > 10*time.Millisecond {
+					t.Fatalf("first beat %s after the poll got through, want at once", d)
+				}
+				return
+			}
+		}
+		t.Fatal("no beat after the server returned")
+	})
 }

@@ -29,7 +29,7 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 	sem := make(chan struct{}, a.maxJobs)
 	var running sync.WaitGroup
 	defer running.Wait()
-	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand}
+	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand, reach: a.reach}
 	for {
 		// Hold a slot before asking, so the agent never leases a job it
 		// cannot start.
@@ -42,6 +42,9 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 		job, err := a.srv.NextJob(ctx, a.pollWait)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if err == nil {
+			a.reach.ok()
 		}
 		if (err == nil && job == nil) || (err != nil && isTimeout(err)) {
 			// No job within the wait (or the long poll ran out of time on
@@ -57,15 +60,21 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 		if err != nil {
 			<-sem
 			wait := bo.next()
+			var wake <-chan struct{}
 			switch classify(err) {
 			case failRemoved:
 				return ErrRemoved
 			case failAuth:
 				// The heartbeat loop reports refused credentials.
 				wait = a.authRetry
+			case failTransient:
+				if unanswered(err) {
+					a.reach.fail()
+				}
+				wake = a.reach.returned()
 			}
 			log.Debug("poll for jobs failed", "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			if !sleepUnless(ctx, wait, wake) {
 				return nil
 			}
 			continue

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/poolctl/poolctl/internal/apiserver"
@@ -38,6 +39,9 @@ type engines struct {
 	dash       *web.Handler
 	dnsAddr    string
 	stops      []func()
+	// stopDeciding stops the engines that act on member health (the
+	// failover engine, which releases its lease); safe to call twice.
+	stopDeciding func()
 }
 
 func (e *engines) stop() {
@@ -59,10 +63,11 @@ func (o DNSOptions) config(log *slog.Logger) (dns.Config, error) {
 		}
 		cfg.AllowTransfer = append(cfg.AllowTransfer, p)
 	}
-	for _, k := range o.TSIG {
+	for i, k := range o.TSIG {
 		name, secret, ok := strings.Cut(k, ":")
 		if !ok || name == "" || secret == "" {
-			return cfg, fmt.Errorf("--dns-tsig %q: want NAME:BASE64SECRET", k)
+			// Not the value: without its colon it may be the bare secret.
+			return cfg, fmt.Errorf("--dns-tsig (key %d): want NAME:BASE64SECRET", i+1)
 		}
 		if !strings.HasSuffix(name, ".") {
 			name += "."
@@ -145,7 +150,9 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 			log.Error("failover engine stopped", "err", err)
 		}
 	}()
-	e.stops = append(e.stops, func() { cancel(); <-done })
+	var once sync.Once
+	e.stopDeciding = func() { once.Do(func() { cancel(); <-done }) }
+	e.stops = append(e.stops, e.stopDeciding)
 
 	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Protections: e.protection, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
 		Logger: log, Version: Version})

@@ -223,6 +223,9 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 			serveErr <- hs.Serve(ln)
 		}
 	}()
+	// Members get a full heartbeat timeout from now: loading the store,
+	// zones and engines took time in which nobody could reach us.
+	fl.Receiving(ctx)
 	caFile := ""
 	if tlsMat != nil && len(tlsMat.CAPEM) > 0 {
 		caFile = filepath.Join(o.Data, "ca.pem")
@@ -240,6 +243,12 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		return fmt.Errorf("serve API: %w", err)
 	}
 	log.Info("shutting down")
+	// Decide nothing from here on: heartbeats stop arriving because this
+	// server is going away, not because members are. Health stops being
+	// judged and the failover engine stops (releasing its lease to another
+	// replica) before the listener closes.
+	fl.Drain()
+	eng.stopDeciding()
 	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer shCancel()
 	_ = hs.Shutdown(shCtx)

@@ -75,6 +75,12 @@ type Service struct {
 	leader      func() bool
 	afterRead   func() // test seam: runs between a reload's read and its merge
 	records     RecordChecker
+	// Reception (see reception.go); under mu.
+	aliveAt        time.Time     // the run loop's last tick
+	regainedAt     time.Time     // the end of the last gap in reception
+	storeDownSince time.Time     // zero while the store answers
+	pausedFor      time.Duration // a pause found and not yet reported
+	draining       bool          // shutting down: health is no longer judged
 }
 
 // Change tells watchers (the failover engine, the dashboard) that a member's
@@ -188,16 +194,28 @@ func (s *Service) Run(ctx context.Context) error {
 			s.record(ctx, cs)
 		case <-flush.C:
 			if err := s.Flush(ctx); err != nil {
+				s.storeFailed(s.now())
 				s.log.Warn("flush heartbeats", "err", err)
 			}
 		case <-sweep.C:
+			s.mu.Lock()
+			s.watchLocked(s.now())
+			s.mu.Unlock()
+			if gap := s.takeGap(); gap > 0 {
+				s.gapEvent(ctx, gap, "the process was paused or starved")
+			}
 			s.Sweep(ctx)
 		case <-reload.C:
 			if err := s.refresh(ctx); err != nil {
+				s.storeFailed(s.now())
 				s.log.Warn("reload members", "err", err)
+			} else if gap := s.storeAnswered(s.now()); gap > 0 {
+				s.gapEvent(ctx, gap, "the store was unreachable")
 			}
 		case <-leases.C:
-			s.expireLeases(ctx)
+			if !s.leasesHeld(s.now()) {
+				s.expireLeases(ctx)
+			}
 		case <-prune.C:
 			if _, err := s.st.PruneSamples(ctx, sampleEvery, s.now().Add(-sampleRetention)); err != nil {
 				s.log.Warn("prune samples", "err", err)

@@ -236,6 +236,11 @@ func (s *Service) Sweep(ctx context.Context) {
 	var changes []Change
 	quiet := s.leader != nil && !s.leader()
 	s.mu.Lock()
+	if s.deafLocked() {
+		// Silence says nothing about the members now (reception.go).
+		s.mu.Unlock()
+		return
+	}
 	for _, l := range s.live {
 		if st := l.next(now, false); st != l.status {
 			c := s.transitionLocked(l, st, now)
@@ -318,12 +323,22 @@ type Health struct {
 func (s *Service) MemberHealth(poolID int64) []Health {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.transitions != nil {
+		// The engine may run first after a pause of the process: notice the
+		// gap before it reads silence that the server caused.
+		s.watchLocked(s.now())
+	}
+	deaf, now := s.deafLocked(), s.now()
 	var out []Health
 	for _, l := range s.live {
 		if l.poolID == poolID {
-			out = append(out, Health{MemberID: l.id, Pool: l.pool, Member: l.name, Address: l.address,
+			h := Health{MemberID: l.id, Pool: l.pool, Member: l.name, Address: l.address,
 				Priority: l.priority, ProbeURL: l.probeURL, Status: l.status, LastBeat: l.lastBeat,
-				Since: l.base, HealthySince: l.healthySince, Interval: l.interval})
+				Since: l.base, HealthySince: l.healthySince, Interval: l.interval}
+			if deaf && l.beaten && l.status != api.StatusDown {
+				h.Since = now // no silence counts while the server cannot hear
+			}
+			out = append(out, h)
 		}
 	}
 	return out
