@@ -39,7 +39,10 @@ type env struct {
 	agent string         // an agent credential a test enrolled (happy path: web1)
 }
 
-func newEnv(t testing.TB, st *store.Store) *env {
+func newEnv(t testing.TB, st *store.Store) *env { return newEnvWith(t, st, nil) }
+
+// newEnvWith is newEnv with a chance to change the server's dependencies.
+func newEnvWith(t testing.TB, st *store.Store, with func(*apiserver.Deps)) *env {
 	t.Helper()
 	clk := &clock{}
 	svc := fleet.New(st, fleet.Config{CAFingerprint: caFingerprint, Now: clk.Now})
@@ -51,7 +54,11 @@ func newEnv(t testing.TB, st *store.Store) *env {
 	if err := svc.EnsureAdminToken(ctx, admin); err != nil {
 		t.Fatalf("admin token: %v", err)
 	}
-	srv := httptest.NewServer(apiserver.New(apiserver.Deps{Fleet: svc, Version: "test"}))
+	deps := apiserver.Deps{Fleet: svc, Version: "test"}
+	if with != nil {
+		with(&deps)
+	}
+	srv := httptest.NewServer(apiserver.New(deps))
 	t.Cleanup(srv.Close)
 	e := &env{svc: svc, srv: srv, clock: clk, admin: admin}
 	e.c = e.client(t, admin)

@@ -62,7 +62,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := decode(w, r, 16<<10, &in); err != nil {
 		return nil, err
 	}
-	from, err := remoteAddr(r)
+	from, err := s.source(r)
 	if err != nil {
 		return nil, err
 	}

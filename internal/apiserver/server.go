@@ -62,6 +62,10 @@ type Deps struct {
 	Protections Protections
 	Logger      *slog.Logger
 	Version     string
+	// TrustedProxies are the direct peers (load balancers, NAT gateways)
+	// whose X-Forwarded-For header names the real source of a request;
+	// from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the API's http.Handler.
@@ -178,7 +182,12 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 		case authAgent:
-			a, err := s.d.Fleet.AuthAgent(r.Context(), bearer(r))
+			from, err := s.source(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			a, err := s.d.Fleet.AuthAgentFrom(r.Context(), bearer(r), from)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -320,6 +329,44 @@ func remoteAddr(r *http.Request) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("remote address %q: %w", r.RemoteAddr, err)
 	}
 	return ap.Addr().Unmap(), nil
+}
+
+// source is the real source address of a request: the direct peer, or,
+// when the peer is a trusted proxy, the last address in X-Forwarded-For
+// that is not itself a trusted proxy (the first hop the proxies saw).
+func (s *Server) source(r *http.Request) (netip.Addr, error) {
+	peer, err := remoteAddr(r)
+	if err != nil || !s.trusted(peer) {
+		return peer, err
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	var chain []string
+	for _, h := range hops {
+		for _, f := range strings.Split(h, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				chain = append(chain, f)
+			}
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(chain[i])
+		if err != nil {
+			return netip.Addr{}, apperr.New(apperr.Invalid, "X-Forwarded-For from the trusted proxy %s holds %q, not an address", peer, chain[i])
+		}
+		if a = a.Unmap(); !s.trusted(a) {
+			return a, nil
+		}
+	}
+	return peer, nil // the proxy's own request, or a chain of proxies only
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.d.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func queryInt(r *http.Request, name string) (int64, error) {

@@ -34,7 +34,10 @@ type ServerOptions struct {
 	TLSNames     []string
 	InsecureHTTP bool
 	LogLevel     string
-	Replication  ReplicationOptions
+	// TrustedProxies are CIDRs of load balancers or NAT gateways whose
+	// X-Forwarded-For names the real source of agent requests.
+	TrustedProxies []string
+	Replication    ReplicationOptions
 	// Ready, when set, receives the running server once it listens.
 	Ready func(*RunningServer)
 }
@@ -70,6 +73,7 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
 	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringSliceVar(&o.TrustedProxies, "trusted-proxy", nil, "CIDR of a load balancer or NAT in front of the server whose X-Forwarded-For names the agent's real source (repeatable; default none)")
 	f.StringVar(&o.Replication.Objects, "objects", "", "object storage for replication: a directory (default DATA/objects) or s3://ACCESS:SECRET@HOST:PORT/BUCKET[/PREFIX][?tls=true&region=R]")
 	f.StringVar(&o.Replication.MasterKey, "master-key-file", "", "file holding the key that seals the pools' chunk keys (default DATA/master.key; replicas sharing a database must share it)")
 	f.IntVar(&o.Replication.Concurrency, "replication-concurrency", 2, "replication runs in progress at once, fleet-wide")
@@ -180,7 +184,12 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	}
 	defer eng.stop()
 
-	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Protections: eng.protection, Logger: log, Version: Version})
+	proxies, err := fleet.ParseCIDRs(o.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Protections: eng.protection, Logger: log, Version: Version,
+		TrustedProxies: proxies})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/", eng.web(apiSrv))

@@ -173,7 +173,65 @@ type Agent struct {
 	Pool, Member string
 }
 
-// AuthAgent checks an agent credential. A credential of a removed member is
+// AuthAgentFrom checks an agent credential presented from address from:
+// the credential must be valid and from must be in the member's allowed
+// source ranges, on every request (not only at enrolment), so a copied
+// agent.json is useless elsewhere. A refusal is apperr.Forbidden; it is
+// reported as an agent.refused event at most once per member per minute,
+// with the number of refusals since the last report.
+func (s *Service) AuthAgentFrom(ctx context.Context, token string, from netip.Addr) (Agent, error) {
+	a, err := s.AuthAgent(ctx, token)
+	if err != nil {
+		return a, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	l := s.live[a.MemberID]
+	if l == nil {
+		s.mu.Unlock()
+		// Not live here yet (another replica added it): ask the store.
+		m, err := s.st.GetMemberByID(ctx, a.MemberID)
+		if err != nil {
+			return Agent{}, err
+		}
+		if !CIDRsAllow(m.AllowedCIDRs, from) {
+			return Agent{}, refusedSource(from, a.Member, m.AllowedCIDRs)
+		}
+		return a, nil
+	}
+	if CIDRsAllow(l.allowed, from) {
+		s.mu.Unlock()
+		return a, nil
+	}
+	allowed := l.allowed
+	l.refused++
+	report := l.refusedAt.IsZero() || now.Sub(l.refusedAt) >= refusalEvery
+	n := l.refused
+	if report {
+		l.refusedAt, l.refused = now, 0
+	}
+	s.mu.Unlock()
+	err = refusedSource(from, a.Member, allowed)
+	if report {
+		s.Emit(ctx, api.Event{Kind: KindAgentRefused, Pool: a.Pool, Member: a.Member,
+			Message: fmt.Sprintf("agent request from %s refused: %s (%d refused since the last report)", from, apperr.Message(err), n),
+			Data:    mustJSON(map[string]any{"source": from.String(), "refused": n, "allowed": allowed})})
+	}
+	return Agent{}, err
+}
+
+// KindAgentRefused is the event of agent requests refused for their source.
+const KindAgentRefused = "agent.refused"
+
+// refusalEvery bounds agent.refused events to one per member per period.
+const refusalEvery = time.Minute
+
+func refusedSource(from netip.Addr, member string, allowed []string) error {
+	return apperr.New(apperr.Forbidden, "source address %s is not in the allowed IPs of member %s (%s)", from, member, strings.Join(allowed, ", "))
+}
+
+// AuthAgent checks an agent credential, not where it comes from: requests
+// from agents go through AuthAgentFrom. A credential of a removed member is
 // apperr.Gone, so the agent knows to stop.
 func (s *Service) AuthAgent(ctx context.Context, token string) (Agent, error) {
 	if token == "" {

@@ -39,6 +39,11 @@ type liveMember struct {
 	address  string
 	priority int
 	probeURL string
+	// allowed are the source ranges the agent may send from (empty: any);
+	// refused counts requests refused since refusedAt, the last report.
+	allowed   []string
+	refused   int
+	refusedAt time.Time
 }
 
 // Evaluate is the one rule that turns a member's heartbeat age into its
@@ -190,7 +195,7 @@ func (s *Service) reload(ctx context.Context) error {
 			l.metrics = m.Metrics
 		}
 		l.pool, l.name = m.Pool, m.Name
-		l.address, l.priority, l.probeURL = m.Address, m.Priority, m.ProbeURL
+		l.address, l.priority, l.probeURL, l.allowed = m.Address, m.Priority, m.ProbeURL, m.AllowedCIDRs
 		l.interval = m.HeartbeatInterval
 		if l.interval <= 0 {
 			l.interval = DefaultHeartbeatInterval

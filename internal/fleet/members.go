@@ -87,7 +87,7 @@ func (s *Service) AddMember(ctx context.Context, pool string, in api.MemberCreat
 	s.mu.Lock()
 	s.addLiveLocked(&liveMember{id: m.ID, poolID: p.ID, pool: p.Name, name: m.Name, status: api.StatusPending,
 		interval: m.HeartbeatInterval, timeout: timeoutFor(p.HeartbeatTimeout, m.HeartbeatInterval),
-		address: m.Address, priority: m.Priority, probeURL: m.ProbeURL})
+		address: m.Address, priority: m.Priority, probeURL: m.ProbeURL, allowed: m.AllowedCIDRs})
 	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: "member.added", Pool: p.Name, Member: m.Name,
 		Message: fmt.Sprintf("member %s (%s) added to pool %s; enrolment secret valid until %s", m.Name, m.Address, p.Name, sec.ExpiresAt.UTC().Format(time.RFC3339))})
@@ -198,7 +198,8 @@ func (s *Service) UpdateMember(ctx context.Context, pool, member string, in api.
 	}
 	s.mu.Lock()
 	if l := s.live[m.ID]; l != nil {
-		l.address, l.priority, l.probeURL = m.Address, m.Priority, m.ProbeURL
+		// A changed allow-list holds from the agent's next request.
+		l.address, l.priority, l.probeURL, l.allowed = m.Address, m.Priority, m.ProbeURL, m.AllowedCIDRs
 	}
 	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: "member.updated", Pool: pool, Member: member,

@@ -170,3 +170,17 @@ func validateHook(h string) error {
 	}
 	return nil
 }
+
+// ParseCIDRs parses addresses and CIDR ranges (as NormalizeCIDRs accepts
+// them) into prefixes.
+func ParseCIDRs(in []string) ([]netip.Prefix, error) {
+	norm, err := NormalizeCIDRs(in)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, 0, len(norm))
+	for _, c := range norm {
+		out = append(out, netip.MustParsePrefix(c))
+	}
+	return out, nil
+}
