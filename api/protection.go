@@ -50,6 +50,12 @@ type AccountList struct {
 const (
 	ProtectionActive = "active"
 	ProtectionPaused = "paused"
+	// ProtectionServingStandby: the account's DNS points at a member other
+	// than its source (its standby, after a failover or a manual cut).
+	// That member serves the live copy, so replication from the source is
+	// paused: runs are refused until the protection is reversed or the DNS
+	// is cut back to the source. Protection.Blocked says why.
+	ProtectionServingStandby = "serving_standby"
 )
 
 // Replication run states.
@@ -72,7 +78,7 @@ type Protection struct {
 	Schedule string   `json:"schedule"` // cron (UTC) or a shortcut: 1h 2h 3h 4h 6h 8h 12h 1d 1w 1mo
 	Records  []string `json:"records"`  // record types cut to the standby: A AAAA MX SRV
 	TTL      int      `json:"ttl"`      // TTL of the cut records
-	Status   string   `json:"status"`   // active | paused
+	Status   string   `json:"status"`   // active | paused | serving_standby
 	// Databases replicates the account's MariaDB databases and users too
 	// (default true).
 	Databases bool `json:"databases"`
@@ -83,10 +89,24 @@ type Protection struct {
 	RPOSeconds *int64     `json:"rpo_seconds,omitempty"`
 	// RPOExceeded is set while the RPO is more than twice the schedule's
 	// interval.
-	RPOExceeded bool      `json:"rpo_exceeded"`
-	CutTo       string    `json:"cut_to,omitempty"` // member the account's DNS points at after a cut
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	RPOExceeded bool   `json:"rpo_exceeded"`
+	CutTo       string `json:"cut_to,omitempty"` // member the account's DNS points at after a cut
+	// CutAt and CutReason say when and why the DNS was cut to CutTo
+	// ("automatically after node1 failed", "by an operator"); CutAt is
+	// absent for cuts older than the server's record of them.
+	CutAt     *time.Time `json:"cut_at,omitempty"`
+	CutReason string     `json:"cut_reason,omitempty"`
+	// Blocked is set while runs are refused (status serving_standby): the
+	// reason, with the commands that resolve it.
+	Blocked string `json:"blocked,omitempty"`
+	// Paused is set while the schedule is paused, whatever the status.
+	Paused bool `json:"paused"`
+	// ReversedAt is when source and standby were last swapped (poolctl
+	// protection reverse); before its first good run the RPO counts from
+	// then.
+	ReversedAt *time.Time `json:"reversed_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // ProtectionCreate is the body of POST /pools/{pool}/protections.

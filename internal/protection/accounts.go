@@ -167,6 +167,20 @@ func (s *Service) AuthorizeObject(ctx context.Context, a fleet.Agent, key string
 	if err != nil {
 		return err
 	}
+	if err := allowObject(pr, a, id, write); err != nil {
+		// The cache may predate a reversal that swapped source and
+		// standby (on any replica): a refusal is checked against the
+		// store once more.
+		s.auth.Delete(id)
+		if pr, err = s.members(ctx, id); err != nil {
+			return err
+		}
+		return allowObject(pr, a, id, write)
+	}
+	return nil
+}
+
+func allowObject(pr authEntry, a fleet.Agent, id int64, write bool) error {
 	switch {
 	case a.MemberID == pr.SourceID:
 		return nil

@@ -73,24 +73,43 @@ func (s *Service) cut(ctx context.Context, pr store.Protection, to string, dryRu
 	if dryRun {
 		return res, nil
 	}
+	// Away from the source, the cut is recorded (and the runs in progress
+	// stopped) before any record moves: from the first record on, the
+	// destination may serve the live copy, and no run may overwrite it.
+	// Back to the source, it is cleared only once every record has moved.
+	away := dst.ID != pr.SourceID
+	if away {
+		now := s.now()
+		pr.CutToID, pr.CutTo, pr.CutAt, pr.CutReason = dst.ID, dst.Name, &now, why
+		if err := s.st.SetProtectionCut(ctx, &pr, now); err != nil {
+			return res, err
+		}
+		s.stopRuns(ctx, pr)
+	}
 	for _, z := range zones {
 		rw := make([]Rewrite, 0, len(plan[z]))
 		for _, c := range plan[z] {
 			rw = append(rw, Rewrite{ID: c.id, Old: c.change.Old, New: c.change.New, TTL: c.change.TTL})
 		}
 		if err := s.cfg.Zones.RewriteRecords(ctx, z, rw, fmt.Sprintf("account %s cut from %s to %s", pr.Account, from.Name, dst.Name)); err != nil {
+			if away {
+				return res, fmt.Errorf("cut zone %s: %w (replication of %s stays paused until the cut is made again or undone)", z, err, pr.Account)
+			}
 			return res, fmt.Errorf("cut zone %s: %w", z, err)
 		}
 	}
-	pr.CutToID = dst.ID
-	if dst.ID == pr.SourceID {
+	msg := fmt.Sprintf("DNS of account %s cut from %s to %s %s: %d record(s) changed", pr.Account, from.Name, dst.Name, why, len(res.Changes))
+	if away {
+		msg += fmt.Sprintf("; %s serves the live copy now, so replication from %s is paused", dst.Name, pr.Source)
+	} else {
 		pr.CutToID = 0
+		if err := s.st.SetProtectionCut(ctx, &pr, s.now()); err != nil {
+			return res, err
+		}
+		msg += "; replication " + pr.Source + " → " + pr.Standby + " may run again"
 	}
-	if err := s.st.UpdateProtection(ctx, &pr, s.now()); err != nil {
-		return res, err
-	}
-	s.emit(ctx, KindDNSCut, pr.Pool, dst.Name, fmt.Sprintf("DNS of account %s cut from %s to %s %s: %d record(s) changed", pr.Account, from.Name, dst.Name, why, len(res.Changes)),
-		map[string]any{"account": pr.Account, "from": from.Name, "to": dst.Name, "changes": res.Changes})
+	s.emit(ctx, KindDNSCut, pr.Pool, dst.Name, msg, map[string]any{"account": pr.Account, "from": from.Name, "to": dst.Name, "changes": res.Changes})
+	s.poke()
 	return res, nil
 }
 

@@ -58,6 +58,10 @@ const (
 	KindCreated      = "protection.created"
 	KindDeleted      = "protection.deleted"
 	KindChanged      = "protection.changed"
+	// KindPausedByCut is recorded once per cut that points an account's
+	// DNS away from its source: its replication is paused.
+	KindPausedByCut = "protection.paused_by_cut"
+	KindReversed    = "protection.reversed"
 )
 
 var accountRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -302,9 +306,12 @@ func (s *Service) ListProtections(ctx context.Context, pool string) ([]api.Prote
 
 // rpo returns the protection's recovery point age and whether it exceeds
 // twice the schedule's interval. A protection never replicated counts from
-// its creation.
+// its creation, or from its last reversal.
 func (s *Service) rpo(pr store.Protection) (age time.Duration, exceeded bool) {
 	since := pr.CreatedAt
+	if pr.ReversedAt != nil {
+		since = *pr.ReversedAt
+	}
 	if pr.GoodAt != nil {
 		since = *pr.GoodAt
 	}
@@ -319,16 +326,20 @@ func (s *Service) rpo(pr store.Protection) (age time.Duration, exceeded bool) {
 func (s *Service) toAPI(ctx context.Context, pr store.Protection) (api.Protection, error) {
 	out := api.Protection{ID: pr.ID, Pool: pr.Pool, Account: pr.Account, Source: pr.Source, Standby: pr.Standby,
 		Schedule: pr.Schedule, Records: pr.Records, TTL: pr.TTL, Status: api.ProtectionActive, Databases: pr.Databases,
-		NextRunAt: pr.NextRunAt, LastGoodAt: pr.GoodAt, CutTo: pr.CutTo, CreatedAt: pr.CreatedAt, UpdatedAt: pr.UpdatedAt}
+		NextRunAt: pr.NextRunAt, LastGoodAt: pr.GoodAt, CutTo: pr.CutTo, CutAt: pr.CutAt, CutReason: pr.CutReason, Paused: pr.Paused,
+		ReversedAt: pr.ReversedAt, CreatedAt: pr.CreatedAt, UpdatedAt: pr.UpdatedAt}
 	if pr.Paused {
 		out.Status, out.NextRunAt = api.ProtectionPaused, nil
+	}
+	if servingAway(pr) {
+		out.Status, out.NextRunAt, out.Blocked = api.ProtectionServingStandby, nil, blockedText(pr)
 	}
 	age, exceeded := s.rpo(pr)
 	if pr.GoodAt != nil {
 		secs := int64(age / time.Second)
 		out.RPOSeconds = &secs
 	}
-	out.RPOExceeded = exceeded && !pr.Paused
+	out.RPOExceeded = exceeded && out.Status == api.ProtectionActive
 	runs, err := s.st.ListRuns(ctx, pr.ID, 1)
 	if err != nil {
 		return out, err

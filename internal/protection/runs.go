@@ -24,10 +24,15 @@ const (
 // mid-job loses its lease and the job is handed out again.
 const jobAttempts = 3
 
-// RunNow queues a run of a protection at once.
+// RunNow queues a run of a protection at once. It is a Conflict while a
+// run has not ended, and while the account's DNS points away from its
+// source (the run would overwrite the copy that serves).
 func (s *Service) RunNow(ctx context.Context, pool, account string) (api.Run, error) {
 	pr, err := s.protection(ctx, pool, account)
 	if err != nil {
+		return api.Run{}, err
+	}
+	if err := blocked(pr); err != nil {
 		return api.Run{}, err
 	}
 	r, err := s.queue(ctx, pr, TriggerManual)
@@ -174,7 +179,7 @@ func (s *Service) Step(ctx context.Context) {
 		if !ok || r.Status == api.RunQueued {
 			continue
 		}
-		if err := s.advance(ctx, pr, r); err != nil {
+		if err := s.advance(ctx, pr, r); err != nil && !errors.Is(err, store.ErrRunEnded) {
 			s.log.Warn("replication run", "run", r.ID, "err", err)
 		}
 		if r.FinishedAt == nil {
@@ -191,18 +196,35 @@ func (s *Service) Step(ctx context.Context) {
 			continue
 		}
 		busy++
-		if err := s.start(ctx, pr, r); err != nil {
+		if err := s.start(ctx, pr, r); err != nil && !errors.Is(err, store.ErrRunEnded) {
 			s.log.Warn("replication run", "run", r.ID, "err", err)
 		}
 	}
 }
 
-// schedule queues pr's run when it is due and raises the RPO event.
+// schedule queues pr's run when it is due and raises the RPO event. While
+// pr's DNS points away from its source it queues nothing (the schedule's
+// times pass by) and raises no RPO event: replication is paused, which
+// KindPausedByCut says once per cut.
 func (s *Service) schedule(ctx context.Context, pr store.Protection) {
+	now := s.now()
+	if servingAway(pr) {
+		s.noticeCut(ctx, pr)
+		if pr.Paused || pr.NextRunAt == nil || now.Before(*pr.NextRunAt) {
+			return
+		}
+		if sched, err := ParseSchedule(pr.Schedule); err == nil {
+			next := sched.Next(now)
+			pr.NextRunAt = &next
+			if err := s.st.UpdateProtection(ctx, &pr, now); err != nil {
+				s.log.Warn("update protection", "protection", pr.ID, "err", err)
+			}
+		}
+		return
+	}
 	if pr.Paused {
 		return
 	}
-	now := s.now()
 	changed := false
 	if pr.NextRunAt != nil && !now.Before(*pr.NextRunAt) {
 		if _, err := s.queue(ctx, pr, TriggerSchedule); err != nil && !errors.Is(err, apperr.Conflict) {
@@ -230,10 +252,18 @@ func (s *Service) schedule(ctx context.Context, pr store.Protection) {
 	}
 }
 
-// start hands a queued run's snapshot to the source's agent.
+// start hands a queued run's snapshot to the source's agent, unless the
+// account's DNS was cut away from its source since the run was queued.
 func (s *Service) start(ctx context.Context, pr store.Protection, r *store.Run) error {
 	if _, busy := s.cleaning.Load(pr.ID); busy {
 		return nil // the last run's chunks are still being removed
+	}
+	pr, err := s.current(ctx, pr)
+	if err != nil {
+		return err
+	}
+	if t := blockedText(pr); t != "" {
+		return s.fail(ctx, pr, r, "not started: "+t)
 	}
 	args := api.SnapshotArgs{Protection: pr.ID, Run: r.ID, Account: pr.Account, Prefix: prefixOf(pr.ID), Databases: pr.Databases}
 	if !pr.FullNext {
@@ -247,6 +277,7 @@ func (s *Service) start(ctx context.Context, pr store.Protection, r *store.Run) 
 	now := s.now()
 	r.Status, r.SourceJob, r.StartedAt, r.LogCursor = api.RunSnapshot, j.ID, &now, 0
 	if err := s.st.UpdateRun(ctx, r); err != nil {
+		s.cancelJob(ctx, j.ID) // the run was failed meanwhile (by a cut)
 		return err
 	}
 	mode := "incremental"
@@ -288,11 +319,31 @@ func (s *Service) advance(ctx context.Context, pr store.Protection, r *store.Run
 	if err != nil {
 		return err
 	}
+	if servingAway(pr) && (r.Status != api.RunRestore || j.Status != api.JobSucceeded) {
+		// A run the cut did not stop: it was queued, or moved on, while
+		// the cut looked. (A restore that succeeded goes on to
+		// restoreDone, which tells whether it ended before the cut.)
+		if pr, err = s.current(ctx, pr); err != nil {
+			return err
+		}
+		if servingAway(pr) {
+			s.stopRun(ctx, pr, r)
+			return nil
+		}
+	}
 	if j.FinishedAt == nil {
 		return nil
 	}
 	if len(lines) == 5000 {
 		return nil // more log to copy first
+	}
+	if pr, err = s.current(ctx, pr); err != nil {
+		return err
+	}
+	if j.Status != api.JobSucceeded && servingAway(pr) {
+		// Cancelled by the cut, which normally failed the run already.
+		s.stopRun(ctx, pr, r)
+		return nil
 	}
 	if j.Status != api.JobSucceeded {
 		msg := j.Error
@@ -324,6 +375,9 @@ func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *stor
 	if res.Account.Name != pr.Account {
 		return s.fail(ctx, pr, r, fmt.Sprintf("snapshot on %s reported account %q, not %q", pr.Source, res.Account.Name, pr.Account))
 	}
+	if t := blockedText(pr); t != "" {
+		return s.fail(ctx, pr, r, "the restore was not started: "+t)
+	}
 	acct, _ := json.Marshal(res.Account)
 	stats := res.Stats
 	r.FilesManifest, r.DBManifest, r.Account, r.Stats = res.FilesManifest, res.DatabasesManifest, string(acct), &stats
@@ -336,7 +390,14 @@ func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *stor
 	}
 	r.Status, r.StandbyJob, r.LogCursor = api.RunRestore, nj.ID, 0
 	if err := s.st.UpdateRun(ctx, r); err != nil {
+		s.cancelJob(ctx, nj.ID) // the run was failed meanwhile (by a cut)
 		return err
+	}
+	// A cut made on another replica since the check above either saw the
+	// restore job in the run (and cancelled it) or is seen here.
+	if cur, err := s.current(ctx, pr); err == nil && servingAway(cur) {
+		s.stopRun(ctx, cur, r)
+		return nil
 	}
 	s.logRun(ctx, r.ID,
 		fmt.Sprintf("snapshot done: %d files, %s read, %d chunks (%d new, %d reused), %s uploaded, %d database(s), in %s",
@@ -347,6 +408,13 @@ func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *stor
 }
 
 func (s *Service) restoreDone(ctx context.Context, pr store.Protection, r *store.Run, j store.Job) error {
+	if servingAway(pr) && (pr.CutAt == nil || j.FinishedAt == nil || !j.FinishedAt.Before(*pr.CutAt)) {
+		// The restore ended after the cut, which could not stop it: the
+		// agent checks with the server right before it swaps its copy in,
+		// but a cut landing between that check and the swap is too late.
+		return s.fail(ctx, pr, r, fmt.Sprintf("the restore on %s ended after %s: %s may have been serving the account when its copy was replaced by this run's; check the account on %s",
+			pr.Standby, cutText(pr), pr.Standby, pr.Standby))
+	}
 	var res api.RestoreResult
 	if err := json.Unmarshal(j.Result, &res); err != nil {
 		return s.fail(ctx, pr, r, fmt.Sprintf("restore on %s answered an unreadable result: %v", pr.Standby, err))
@@ -439,8 +507,14 @@ func chunkTrouble(msg string) bool {
 // chunk again instead of trusting what is stored.
 func (s *Service) fail(ctx context.Context, pr store.Protection, r *store.Run, msg string) error {
 	now := s.now()
-	r.Status, r.Error, r.FinishedAt = api.RunFailed, msg, &now
-	if err := s.st.UpdateRun(ctx, r); err != nil {
+	if err := s.st.UpdateRun(ctx, r); err != nil { // what the run got to
+		if errors.Is(err, store.ErrRunEnded) {
+			return nil // it ended meanwhile, for its own reason (a cut)
+		}
+		return err
+	}
+	ok, err := s.st.FailRun(ctx, r, msg, now)
+	if err != nil || !ok {
 		return err
 	}
 	lines := []string{"run failed: " + msg, fmt.Sprintf("the copy on %s was left as it was before this run", pr.Standby)}

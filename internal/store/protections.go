@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,14 +91,26 @@ type Protection struct {
 	GoodFiles, GoodDBs   string // manifest keys of the last good run
 	GoodAccount          string // api.Account JSON as of the last good run
 	FullNext, RPOAlerted bool
-	CutToID              int64
-	CutTo                string
+	// CutToID is the member the account's DNS points at when a cut moved
+	// it away from the source (0 while it points at the source); CutAt and
+	// CutReason say when and why ("automatically after node1 failed", "by
+	// an operator"). CutAt is nil for cuts made before it was recorded.
+	CutToID   int64
+	CutTo     string
+	CutAt     *time.Time
+	CutReason string
+	// CutNoticed is set once the engine has announced that replication is
+	// paused by the current cut.
+	CutNoticed bool
+	// ReversedAt is when source and standby were last swapped.
+	ReversedAt           *time.Time
 	CreatedAt, UpdatedAt time.Time
 }
 
 const protectionCols = `pr.id, pr.pool_id, p.name, pr.account, pr.source_member_id, pr.standby_member_id, sm.name, bm.name,
 	pr.schedule, pr.records, pr.ttl, pr.with_databases, pr.paused, pr.next_run_at, pr.good_run_id, pr.good_at, pr.good_files,
-	pr.good_databases, pr.good_account, pr.full_next, pr.rpo_alerted, pr.cut_to_member_id, COALESCE(cm.name, ''), pr.created_at, pr.updated_at`
+	pr.good_databases, pr.good_account, pr.full_next, pr.rpo_alerted, pr.cut_to_member_id, COALESCE(cm.name, ''), pr.cut_at, pr.cut_reason,
+	pr.cut_noticed, pr.reversed_at, pr.created_at, pr.updated_at`
 
 const protectionFrom = ` FROM protections pr JOIN pools p ON p.id = pr.pool_id
 	JOIN members sm ON sm.id = pr.source_member_id JOIN members bm ON bm.id = pr.standby_member_id
@@ -109,11 +122,13 @@ func scanProtection(row interface{ Scan(...any) error }) (Protection, error) {
 		records          string
 		next, goodAt     sql.NullInt64
 		goodRun, cutTo   sql.NullInt64
+		cutAt, reversed  sql.NullInt64
 		created, updated int64
 	)
 	err := row.Scan(&p.ID, &p.PoolID, &p.Pool, &p.Account, &p.SourceID, &p.StandbyID, &p.Source, &p.Standby,
 		&p.Schedule, &records, &p.TTL, &p.Databases, &p.Paused, &next, &goodRun, &goodAt, &p.GoodFiles,
-		&p.GoodDBs, &p.GoodAccount, &p.FullNext, &p.RPOAlerted, &cutTo, &p.CutTo, &created, &updated)
+		&p.GoodDBs, &p.GoodAccount, &p.FullNext, &p.RPOAlerted, &cutTo, &p.CutTo, &cutAt, &p.CutReason,
+		&p.CutNoticed, &reversed, &created, &updated)
 	if err != nil {
 		return p, err
 	}
@@ -122,6 +137,7 @@ func scanProtection(row interface{ Scan(...any) error }) (Protection, error) {
 	}
 	p.NextRunAt, p.GoodAt = fromNullMs(next), fromNullMs(goodAt)
 	p.GoodRunID, p.CutToID = goodRun.Int64, cutTo.Int64
+	p.CutAt, p.ReversedAt = fromNullMs(cutAt), fromNullMs(reversed)
 	p.CreatedAt, p.UpdatedAt = fromMs(created), fromMs(updated)
 	return p, nil
 }
@@ -181,12 +197,79 @@ func (s *Store) ListProtections(ctx context.Context, poolID int64) ([]Protection
 	return out, rows.Err()
 }
 
-// UpdateProtection writes a protection's settings and engine state.
+// UpdateProtection writes a protection's settings and engine state. It
+// leaves where the account's DNS points alone (SetProtectionCut), so that
+// a writer holding an older copy of the row never undoes a cut.
 func (s *Store) UpdateProtection(ctx context.Context, p *Protection, now time.Time) error {
 	p.UpdatedAt = now.UTC()
 	return affect(fmt.Sprintf("protection %d", p.ID))(s.w.ExecContext(ctx, `UPDATE protections SET schedule=$1, records=$2, ttl=$3, paused=$4, next_run_at=$5,
-		full_next=$6, rpo_alerted=$7, cut_to_member_id=$8, updated_at=$9 WHERE id=$10`,
-		p.Schedule, jsonText(p.Records), p.TTL, p.Paused, msPtr(p.NextRunAt), p.FullNext, p.RPOAlerted, nullID(p.CutToID), ms(now), p.ID))
+		full_next=$6, rpo_alerted=$7, updated_at=$8 WHERE id=$9`,
+		p.Schedule, jsonText(p.Records), p.TTL, p.Paused, msPtr(p.NextRunAt), p.FullNext, p.RPOAlerted, ms(now), p.ID))
+}
+
+// SetProtectionCut records where a protection's DNS points after a cut:
+// p.CutToID (0: back at the source, which clears CutAt and CutReason too),
+// since p.CutAt, for p.CutReason. The cut is not yet noticed.
+func (s *Store) SetProtectionCut(ctx context.Context, p *Protection, now time.Time) error {
+	if p.CutToID == 0 {
+		p.CutAt, p.CutReason = nil, ""
+	}
+	p.CutNoticed, p.UpdatedAt = false, now.UTC()
+	return affect(fmt.Sprintf("protection %d", p.ID))(s.w.ExecContext(ctx, `UPDATE protections SET cut_to_member_id=$1, cut_at=$2, cut_reason=$3,
+		cut_noticed=FALSE, updated_at=$4 WHERE id=$5`, nullID(p.CutToID), msPtr(p.CutAt), p.CutReason, ms(now), p.ID))
+}
+
+// NoticeCut marks the protection's cut to cutToID as noticed, and reports
+// whether this call did (false when it was noticed already, or the DNS
+// points elsewhere now): of several callers, one gets true per cut.
+func (s *Store) NoticeCut(ctx context.Context, id, cutToID int64) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE protections SET cut_noticed=TRUE WHERE id=$1 AND cut_to_member_id=$2 AND NOT cut_noticed`, id, cutToID)
+	if err != nil {
+		return false, fmt.Errorf("notice cut of protection %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReverseProtection swaps the source and standby of p, whose DNS points at
+// its standby, in one transaction: the standby becomes the source (the DNS
+// points at its source again, so the cut is cleared), the last good copy
+// is forgotten (its manifests describe the other direction) and the next
+// run is a full one; next is its next scheduled run. It is a Conflict when
+// a run of p has not ended, or when p changed since it was read (another
+// cut or reversal). p is updated to the new state.
+func (s *Store) ReverseProtection(ctx context.Context, p *Protection, next *time.Time, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var active int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM replication_runs WHERE protection_id = $1 AND `+runActive, p.ID).Scan(&active); err == nil {
+			return apperr.New(apperr.Conflict, "run %d of account %s has not ended yet; reverse the protection once it has", active, p.Account)
+		} else if err != sql.ErrNoRows {
+			return fmt.Errorf("check active runs: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE protections SET source_member_id=$1, standby_member_id=$2, cut_to_member_id=NULL, cut_at=NULL,
+			cut_reason='', cut_noticed=FALSE, good_run_id=NULL, good_at=NULL, good_files='', good_databases='', full_next=TRUE,
+			rpo_alerted=FALSE, next_run_at=$3, reversed_at=$4, updated_at=$4
+			WHERE id=$5 AND source_member_id=$2 AND standby_member_id=$1 AND cut_to_member_id=$1`,
+			p.StandbyID, p.SourceID, msPtr(next), ms(now), p.ID)
+		if err != nil {
+			return fmt.Errorf("reverse protection %d: %w", p.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("reverse protection %d: %w", p.ID, err)
+		} else if n == 0 {
+			return apperr.New(apperr.Conflict, "the protection of account %s changed meanwhile (its DNS was cut or it was reversed); look at it again", p.Account)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	np, err := s.GetProtectionByID(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	*p = np
+	return nil
 }
 
 // DeleteProtection removes a protection with its runs and logs.
@@ -286,33 +369,88 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]Run, error) {
 	return s.queryRuns(ctx, `WHERE `+runActive+` ORDER BY id`)
 }
 
-// UpdateRun writes a run's state.
+// ErrRunEnded is wrapped by the errors of writes that would move a run
+// that has ended (another writer failed it meanwhile) back into progress.
+var ErrRunEnded = errors.New("the run has ended")
+
+// runEnded returns the error for a write to run id that changed no row:
+// ErrRunEnded when the run exists, NotFound otherwise.
+func (s *Store) runEnded(ctx context.Context, id int64) error {
+	r, err := s.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("run %d is %s: %w", id, r.Status, ErrRunEnded)
+}
+
+// UpdateRun writes a run's state. A run that has ended is never moved
+// back into progress: writing one whose FinishedAt is nil over a run that
+// has ended changes nothing and returns ErrRunEnded.
 func (s *Store) UpdateRun(ctx context.Context, r *Run) error {
 	stats := "{}"
 	if r.Stats != nil {
 		stats = jsonText(r.Stats)
 	}
-	return affect(fmt.Sprintf("run %d", r.ID))(s.w.ExecContext(ctx, `UPDATE replication_runs SET status=$1, source_job_id=$2, standby_job_id=$3, log_cursor=$4,
-		files_manifest=$5, databases_manifest=$6, account=$7, stats=$8, error=$9, started_at=$10, finished_at=$11 WHERE id=$12`,
-		r.Status, nullID(r.SourceJob), nullID(r.StandbyJob), r.LogCursor, r.FilesManifest, r.DBManifest, r.Account, stats,
-		r.Error, msPtr(r.StartedAt), msPtr(r.FinishedAt), r.ID))
+	q := `UPDATE replication_runs SET status=$1, source_job_id=$2, standby_job_id=$3, log_cursor=$4,
+		files_manifest=$5, databases_manifest=$6, account=$7, stats=$8, error=$9, started_at=$10, finished_at=$11 WHERE id=$12`
+	if r.FinishedAt == nil {
+		q += ` AND finished_at IS NULL`
+	}
+	res, err := s.w.ExecContext(ctx, q, r.Status, nullID(r.SourceJob), nullID(r.StandbyJob), r.LogCursor, r.FilesManifest, r.DBManifest,
+		r.Account, stats, r.Error, msPtr(r.StartedAt), msPtr(r.FinishedAt), r.ID)
+	if err != nil {
+		return fmt.Errorf("update run %d: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update run %d: %w", r.ID, err)
+	} else if n == 0 {
+		return s.runEnded(ctx, r.ID)
+	}
+	return nil
+}
+
+// FailRun ends a run that has not ended yet as failed with msg and
+// reports whether it did: of two writers failing one run, the first one's
+// reason stays. r is updated when it did.
+func (s *Store) FailRun(ctx context.Context, r *Run, msg string, now time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE replication_runs SET status=$1, error=$2, finished_at=$3 WHERE id=$4 AND `+runActive,
+		api.RunFailed, msg, ms(now), r.ID)
+	if err != nil {
+		return false, fmt.Errorf("fail run %d: %w", r.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	t := now.UTC()
+	r.Status, r.Error, r.FinishedAt = api.RunFailed, msg, &t
+	return true, nil
 }
 
 // FinishGoodRun marks r succeeded and makes it its protection's last good
-// run, in one transaction.
+// run, in one transaction; ErrRunEnded when r has ended meanwhile (it was
+// failed, e.g. by a DNS cut), and then nothing changes.
 func (s *Store) FinishGoodRun(ctx context.Context, r *Run, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		r.Status = api.RunSucceeded
-		t := now.UTC()
-		r.FinishedAt = &t
-		if _, err := tx.ExecContext(ctx, `UPDATE replication_runs SET status=$1, stats=$2, finished_at=$3, error='' WHERE id=$4`,
-			r.Status, jsonText(r.Stats), ms(now), r.ID); err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE replication_runs SET status=$1, stats=$2, finished_at=$3, error='' WHERE id=$4 AND `+runActive,
+			api.RunSucceeded, jsonText(r.Stats), ms(now), r.ID)
+		if err != nil {
 			return fmt.Errorf("finish run %d: %w", r.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("finish run %d: %w", r.ID, err)
+		} else if n == 0 {
+			return fmt.Errorf("run %d: %w", r.ID, ErrRunEnded)
 		}
 		return affect(fmt.Sprintf("protection %d", r.Protection))(tx.ExecContext(ctx, `UPDATE protections SET good_run_id=$1, good_at=$2, good_files=$3, good_databases=$4,
 			good_account=$5, full_next=FALSE, rpo_alerted=FALSE, updated_at=$2 WHERE id=$6`,
 			r.ID, ms(now), r.FilesManifest, r.DBManifest, r.Account, r.Protection))
 	})
+	if err == nil {
+		t := now.UTC()
+		r.Status, r.FinishedAt, r.Error = api.RunSucceeded, &t, ""
+	}
+	return err
 }
 
 // AppendRunLog adds lines to a run's log.
