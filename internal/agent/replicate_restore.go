@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,11 +132,86 @@ func readLocal(lc localChunk) []byte {
 	return b
 }
 
+// jobWatchEvery is how often a restore asks the server whether its job
+// still runs.
+const jobWatchEvery = 2 * time.Second
+
+// errJobCancelled is the cause of a restore's context once the server
+// answered that its job no longer runs (it was cancelled, e.g. because the
+// account's DNS was cut to this member, which now serves the live copy).
+var errJobCancelled = errors.New("the server no longer runs this job (it was cancelled)")
+
+// watchJob returns ctx, cancelled with errJobCancelled as soon as the
+// server answers that job id no longer runs; it asks every r.watchEvery.
+// Other failures are left to the job's own reports and to confirmRunning.
+func (r *replicator) watchJob(ctx context.Context, id int64) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(r.watchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := r.srv.AppendJobLog(ctx, id, []string{}); client.StatusOf(err) == 410 {
+				cancel(fmt.Errorf("%w: %v", errJobCancelled, err))
+				return
+			}
+		}
+	})
+	return ctx, func() {
+		close(done)
+		wg.Wait()
+		cancel(nil)
+	}
+}
+
+// confirmRunning asks the server, right before a restore swaps a staged
+// copy in, whether its job still runs. The answer must be yes: a job the
+// server cancelled, or a server that cannot be asked, keeps the standby's
+// copy as it was. What remains is the time from the server's answer to the
+// end of the swap (a round trip and two renames): a cancel that reaches
+// the server within it comes too late, and the engine reports the run's
+// restore as having ended after the cut.
+func (r *replicator) confirmRunning(ctx context.Context, id int64, what string, log func(string)) error {
+	err := r.retry(ctx, func() error { return r.srv.AppendJobLog(ctx, id, []string{}) })
+	switch {
+	case client.StatusOf(err) == 410:
+		return fmt.Errorf("%w; the %s were not swapped in: %v", errJobCancelled, what, err)
+	case err != nil:
+		return fmt.Errorf("could not confirm with the server that this job still runs, so the %s were not swapped in: %w", what, err)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("the %s were not swapped in: %w", what, err)
+	}
+	log(fmt.Sprintf("the server confirmed the job still runs: swapping the %s in", what))
+	return nil
+}
+
 // restore runs a replication.restore job: the files into the account's
 // home, then the database dumps into DATA/replicas/ID/db and from there
 // into MariaDB. Each is staged and swapped in whole; on any failure the
-// standby's previous copy stays as it was.
+// standby's previous copy stays as it was. A restore whose job the server
+// cancelled stops (watchJob), and none swaps anything in without asking
+// the server first (confirmRunning): the cancel that a DNS cut to this
+// member sends must not be outrun.
 func (r *replicator) restore(ctx context.Context, job api.Job, log func(string)) (any, error) {
+	ctx, stopWatch := r.watchJob(ctx, job.ID)
+	defer stopWatch()
+	out, err := r.restoreJob(ctx, job, log)
+	if err != nil && errors.Is(context.Cause(ctx), errJobCancelled) && !errors.Is(err, errJobCancelled) {
+		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return out, err
+}
+
+func (r *replicator) restoreJob(ctx context.Context, job api.Job, log func(string)) (any, error) {
 	start := time.Now()
 	var args api.RestoreArgs
 	if err := decodeArgs(job, &args); err != nil {
@@ -204,7 +280,7 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	stats := &res.Stats
 	step.Store("files")
 	log(fmt.Sprintf("restoring the files of %s into %s", acct.Name, home))
-	if err := r.restoreTree(ctx, args.Protection, "files", files, home, fs, codec, prevFiles, stats, log); err != nil {
+	if err := r.restoreTree(ctx, job.ID, args.Protection, "files", files, home, fs, codec, prevFiles, stats, log); err != nil {
 		return nil, err
 	}
 	if err := r.saveLocalManifest(filepath.Join(replica, filesManifestFile), files); err != nil {
@@ -217,8 +293,14 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 		fs.local.add(dbDir, prevDBs)
 		step.Store("database dumps")
 		log("restoring the database dumps into " + dbDir)
-		if err := r.restoreTree(ctx, args.Protection, "database dumps", dbs, dbDir, fs, codec, prevDBs, stats, log); err != nil {
+		if err := r.restoreTree(ctx, job.ID, args.Protection, "database dumps", dbs, dbDir, fs, codec, prevDBs, stats, log); err != nil {
 			return nil, err
+		}
+		// The databases are swapped in one after the other, each with its
+		// own RENAME TABLE; a cancel that arrives meanwhile stops the
+		// ones not yet swapped (their client commands run under ctx).
+		if err := r.confirmRunning(ctx, job.ID, "databases", log); err != nil {
+			return nil, fmt.Errorf("%w (the files were restored already)", err)
 		}
 		t := time.Now()
 		step.Store("loading databases")
@@ -243,10 +325,11 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 
 // restoreTree restores one tree and adds its figures to stats. Its error
 // says which chunk failed, and that the previous copy was kept.
-func (r *replicator) restoreTree(ctx context.Context, protection int64, what string, m *replication.Manifest, target string, fs *fetchStore,
+func (r *replicator) restoreTree(ctx context.Context, jobID, protection int64, what string, m *replication.Manifest, target string, fs *fetchStore,
 	codec *replication.Codec, prev *replication.Manifest, stats *api.RunStats, log func(string)) error {
 	st, err := replication.Restore(ctx, m, target, replication.RestoreOptions{Store: fs, Codec: codec, Previous: prev,
-		Workers: maxObjectRequests, KeepPrevious: true})
+		Workers: maxObjectRequests, KeepPrevious: true,
+		BeforeSwap: func(ctx context.Context) error { return r.confirmRunning(ctx, jobID, what, log) }})
 	if st.PreviousCopy != "" {
 		// The new copy is in place; the old one goes in the background.
 		r.dropLater(protection, st.PreviousCopy)

@@ -291,3 +291,49 @@ func TestDropVanished(t *testing.T) {
 		t.Errorf("kept %v, want [. b d]", got)
 	}
 }
+
+// A restore that is no longer wanted when its staging tree is complete
+// (BeforeSwap says so, or its context ended during the last steps) does
+// not swap it in.
+func TestRestoreNotSwappedWhenCancelled(t *testing.T) {
+	store := NewMemStore()
+	f := newFixture(t, store)
+	m1, _ := f.snapshot(t, nil)
+	if _, err := f.restore(m1, store, false); err != nil {
+		t.Fatal(err)
+	}
+	before := describe(t, f.target)
+	if err := os.WriteFile(filepath.Join(f.src, "new.txt"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := f.snapshot(t, m1)
+	errRefused := errors.New("the job was cancelled")
+	for _, cancelIt := range []bool{false, true} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		called := 0
+		_, err := Restore(ctx, m2, f.target, RestoreOptions{Store: store, Codec: f.codec, Previous: m1,
+			BeforeSwap: func(ctx context.Context) error {
+				called++
+				if cancelIt {
+					cancel(errRefused) // ends ctx, and answers nothing
+					return nil
+				}
+				return errRefused
+			}})
+		cancel(nil)
+		name := map[bool]string{false: "refused", true: "cancelled"}[cancelIt]
+		if !errors.Is(err, errRefused) || called != 1 {
+			t.Errorf("%s: got %v after %d calls, want the refusal after one", name, err, called)
+		}
+		if after := describe(t, f.target); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("%s: the target changed", name)
+		}
+		assertNoLeftovers(t, f.target)
+	}
+	called := 0
+	if _, err := Restore(context.Background(), m2, f.target, RestoreOptions{Store: store, Codec: f.codec,
+		BeforeSwap: func(context.Context) error { called++; return nil }}); err != nil || called != 1 {
+		t.Fatalf("wanted restore: got %v after %d calls", err, called)
+	}
+	compareTrees(t, f.src, f.target)
+}

@@ -39,7 +39,11 @@ type RestoreOptions struct {
 	// RestoreStats.PreviousCopy for the caller to remove (the next Restore
 	// of the target removes it too), so that the restore ends sooner.
 	KeepPrevious bool
-	Logger       *slog.Logger
+	// BeforeSwap, when set, is called once the staging tree is complete,
+	// right before it is swapped in; an error from it keeps target as it
+	// was. The caller checks there that the restore is still wanted.
+	BeforeSwap func(ctx context.Context) error
+	Logger     *slog.Logger
 }
 
 // RestoreStats summarise a restore.
@@ -81,7 +85,9 @@ const (
 // Files whose content at the existing target matches the manifest's chunk
 // list (checked by re-hashing) are read locally instead of fetched. The
 // staging tree is flushed with one syncfs(2) before the swap rather than an
-// fsync per file. Restores of one target must not run concurrently.
+// fsync per file. A restore whose ctx has ended by then, or whose
+// BeforeSwap fails, does not swap. Restores of one target must not run
+// concurrently.
 func Restore(ctx context.Context, m *Manifest, target string, opts RestoreOptions) (RestoreStats, error) {
 	start := time.Now()
 	var st RestoreStats
@@ -114,6 +120,15 @@ func Restore(ctx context.Context, m *Manifest, target string, opts RestoreOption
 		}
 	}
 	err = r.build(ctx, &st)
+	if err == nil && opts.BeforeSwap != nil {
+		err = opts.BeforeSwap(ctx)
+	}
+	if err == nil {
+		// The last steps of build (links, metadata, syncfs) and BeforeSwap
+		// do not all watch ctx: a restore cancelled meanwhile must not
+		// swap its copy in.
+		err = context.Cause(ctx)
+	}
 	if err == nil {
 		st.PreviousCopy, err = swap(staging, target, opts.KeepPrevious)
 	}
