@@ -97,10 +97,19 @@ func (c *Client) DeleteProtection(ctx context.Context, pool, account string) err
 }
 
 // RunProtection starts a replication run now (409 while one is queued or
-// running).
+// running, and while the account's DNS points away from its source).
 func (c *Client) RunProtection(ctx context.Context, pool, account string) (api.Run, error) {
 	var out api.Run
 	err := c.Do(ctx, http.MethodPost, protectionPath(pool, account)+"/run", nil, nil, &out)
+	return out, err
+}
+
+// ReverseProtection swaps a protection's source and standby once the
+// account's DNS points at the standby (409 otherwise, or while a run is in
+// progress): the member that serves the account becomes its source.
+func (c *Client) ReverseProtection(ctx context.Context, pool, account string) (api.Protection, error) {
+	var out api.Protection
+	err := c.Do(ctx, http.MethodPost, protectionPath(pool, account)+"/reverse", nil, nil, &out)
 	return out, err
 }
 

@@ -47,6 +47,7 @@ var exercisedRoutes = []string{
 	"POST /api/v1/pools/{pool}/protections/{account}/pause",
 	"POST /api/v1/pools/{pool}/protections/{account}/resume",
 	"POST /api/v1/pools/{pool}/protections/{account}/run",
+	"POST /api/v1/pools/{pool}/protections/{account}/reverse",
 	"GET /api/v1/pools/{pool}/protections/{account}/runs",
 	"GET /api/v1/runs/{id}",
 	"GET /api/v1/runs/{id}/log",

@@ -168,6 +168,14 @@ func (s *Server) runProtection(w http.ResponseWriter, r *http.Request) (any, err
 	return p.RunNow(r.Context(), r.PathValue("pool"), account)
 }
 
+func (s *Server) reverseProtection(w http.ResponseWriter, r *http.Request) (any, error) {
+	p, account, err := s.protectionArgs(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.Reverse(r.Context(), r.PathValue("pool"), account)
+}
+
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) (any, error) {
 	p, account, err := s.protectionArgs(r)
 	if err != nil {

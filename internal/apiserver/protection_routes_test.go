@@ -142,6 +142,15 @@ func (f *adminProtections) RunNow(ctx context.Context, pool, account string) (ap
 	return cannedRun(42), nil
 }
 
+func (f *adminProtections) Reverse(ctx context.Context, pool, account string) (api.Protection, error) {
+	if err := f.record("Reverse %s %s", pool, account); err != nil {
+		return api.Protection{}, err
+	}
+	p := cannedProtection(pool, account)
+	p.Source, p.Standby = p.Standby, p.Source
+	return p, nil
+}
+
 func (f *adminProtections) Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error) {
 	if err := f.record("Runs %s %s %d", pool, account, limit); err != nil {
 		return nil, err
@@ -213,6 +222,7 @@ var protectionRoutes = []struct{ method, path, body string }{
 	{"POST", "/api/v1/pools/p1/protections/alice/pause", ""},
 	{"POST", "/api/v1/pools/p1/protections/alice/resume", ""},
 	{"POST", "/api/v1/pools/p1/protections/alice/run", ""},
+	{"POST", "/api/v1/pools/p1/protections/alice/reverse", ""},
 	{"GET", "/api/v1/pools/p1/protections/alice/runs", ""},
 	{"GET", "/api/v1/runs/42", ""},
 	{"GET", "/api/v1/runs/42/log", ""},
@@ -376,6 +386,16 @@ func testProtectionHappy(t *testing.T, e *env, f *adminProtections) {
 	}
 	wantCalls(t, "runs", f, "RunNow p1 alice", "RunNow p1 alice", "Runs p1 alice 5", "Runs p1 alice 0", "Runs p1 empty 1000", "Run 41")
 
+	var rev api.Protection
+	wantStatus(t, "reverse", e.adminJSON(t, "POST", "/api/v1/pools/p1/protections/alice/reverse", ""), 200, &rev)
+	if rev.Source != "b" || rev.Standby != "a" {
+		t.Errorf("reverse: got %s → %s, want b → a", rev.Source, rev.Standby)
+	}
+	if p, err := c.ReverseProtection(ctx, "p1", "alice"); err != nil || p.Source != "b" {
+		t.Errorf("client reverse: got %+v (%v), want b → a", p, err)
+	}
+	wantCalls(t, "reverse", f, "Reverse p1 alice", "Reverse p1 alice")
+
 	lines, err := c.RunLog(ctx, 41, 3, 2*time.Second)
 	if err != nil || len(lines) != 2 || lines[0].Seq != 4 || lines[1].Line != "restore started" {
 		t.Errorf("run log: got %+v (%v), want lines 4 and 5", lines, err)
@@ -458,6 +478,7 @@ func testProtectionBadInput(t *testing.T, e *env, f *adminProtections) {
 			{"POST", base + "/protections/" + name + "/pause", ""},
 			{"POST", base + "/protections/" + name + "/resume", ""},
 			{"POST", base + "/protections/" + name + "/run", ""},
+			{"POST", base + "/protections/" + name + "/reverse", ""},
 			{"GET", base + "/protections/" + name + "/runs", ""},
 		} {
 			r := e.adminJSON(t, rt.method, rt.path, rt.body)

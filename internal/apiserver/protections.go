@@ -26,8 +26,14 @@ type Protections interface {
 	SetPaused(ctx context.Context, pool, account string, paused bool) (api.Protection, error)
 	// DeleteProtection stops replicating; the standby's copy is left in place.
 	DeleteProtection(ctx context.Context, pool, account string) error
-	// RunNow queues a run at once (Conflict while one is queued or running).
+	// RunNow queues a run at once: Conflict while one is queued or
+	// running, and while the account's DNS points away from its source
+	// (the member it points at serves the live copy; the message names
+	// the cut).
 	RunNow(ctx context.Context, pool, account string) (api.Run, error)
+	// Reverse swaps source and standby once the account's DNS points at
+	// the standby (Conflict otherwise, and while a run has not ended).
+	Reverse(ctx context.Context, pool, account string) (api.Protection, error)
 	Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error)
 	Run(ctx context.Context, id int64) (api.Run, error)
 	// RunLog returns a run's log lines after seq; with wait it waits for new

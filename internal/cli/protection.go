@@ -18,7 +18,7 @@ func newProtectionCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(protectionCreateCmd(g), protectionListCmd(g), protectionShowCmd(g), protectionUpdateCmd(g),
 		protectionPauseCmd(g, true), protectionPauseCmd(g, false), protectionDeleteCmd(g),
-		protectionRunNowCmd(g), protectionRunsCmd(g), protectionLogCmd(g))
+		protectionRunNowCmd(g), protectionReverseCmd(g), protectionRunsCmd(g), protectionLogCmd(g))
 	return cmd
 }
 
@@ -237,6 +237,34 @@ func protectionRunNowCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func protectionReverseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reverse POOL ACCOUNT",
+		Short: "Swap source and standby once the account's DNS points at the standby (after a failover): replicate the live copy back",
+		Long: "While an account's DNS points at its standby (after a failover, or a cut by hand), the standby serves the live\n" +
+			"copy and runs from the source are refused: they would overwrite it. reverse makes the standby the source and the\n" +
+			"old source the standby, so that the next run copies the live account back to the old source, in full.\n" +
+			"It is refused while the DNS points at the source, and while a run is in progress.",
+		Example: "  poolctl protection reverse web alice\n  poolctl protection run-now web alice --follow",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			p, err := c.ReverseProtection(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return g.emit(p, func(w *tabwriter.Writer) {
+				protectionRows(w, p)
+				fmt.Fprintf(w, "\nreversed: account %s now replicates %s → %s; the next run copies it in full:\n  poolctl protection run-now %s %s --follow\n",
+					p.Account, p.Source, p.Standby, p.Pool, p.Account)
+			})
+		},
+	}
+}
+
 func protectionRunsCmd(g *globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
@@ -348,9 +376,14 @@ func logLineText(l api.RunLogLine) string {
 	return l.Time.Local().Format("15:04:05") + "  " + l.Line
 }
 
-// statusText is a protection's status with what needs attention.
+// statusText is a protection's status with what needs attention:
+// "serving_standby, dns on node2" while the standby serves the live copy
+// (runs are refused), "paused" also when paused under another status.
 func statusText(p api.Protection) string {
 	s := p.Status
+	if p.Paused && p.Status != api.ProtectionPaused {
+		s += ", paused"
+	}
 	if p.CutTo != "" {
 		s += ", dns on " + p.CutTo
 	}
@@ -403,27 +436,47 @@ func tookText(r api.Run) string {
 }
 
 func printProtection(g *globals, p api.Protection) error {
-	return g.emit(p, func(w *tabwriter.Writer) {
-		row(w, "account:", fmt.Sprintf("%s (pool %s, protection %d)", p.Account, p.Pool, p.ID))
-		row(w, "replicates:", p.Source+" → "+p.Standby)
-		sched := p.Schedule + " (UTC)"
-		if p.NextRunAt != nil {
-			sched += ", next run " + nextText(p.NextRunAt)
+	return g.emit(p, func(w *tabwriter.Writer) { protectionRows(w, p) })
+}
+
+// protectionRows prints a protection: its settings, where its DNS points,
+// its last good copy and last run.
+func protectionRows(w *tabwriter.Writer, p api.Protection) {
+	row(w, "account:", fmt.Sprintf("%s (pool %s, protection %d)", p.Account, p.Pool, p.ID))
+	row(w, "replicates:", p.Source+" → "+p.Standby)
+	sched := p.Schedule + " (UTC)"
+	if p.NextRunAt != nil {
+		sched += ", next run " + nextText(p.NextRunAt)
+	}
+	row(w, "schedule:", sched)
+	row(w, "status:", statusText(p))
+	if p.CutTo != "" {
+		cut := "to " + p.CutTo
+		if p.CutAt != nil {
+			cut += " at " + p.CutAt.UTC().Format(time.RFC3339)
 		}
-		row(w, "schedule:", sched)
-		row(w, "status:", statusText(p))
-		row(w, "records cut:", fmt.Sprintf("%s, ttl %d", orDash(strings.Join(p.Records, " ")), p.TTL))
-		row(w, "databases:", map[bool]string{true: "replicated", false: "not replicated"}[p.Databases])
-		good := "never"
-		if p.LastGoodAt != nil {
-			good = p.LastGoodAt.Local().Format("2006-01-02 15:04:05")
+		if p.CutReason != "" {
+			cut += " " + p.CutReason
 		}
-		row(w, "last good copy:", good)
-		row(w, "RPO:", protectionRPO(p))
-		if r := p.LastRun; r != nil {
-			runRows(w, "last run:", *r)
-		}
-	})
+		row(w, "dns cut:", cut)
+	}
+	if p.Blocked != "" {
+		row(w, "runs refused:", p.Blocked)
+	}
+	if p.ReversedAt != nil {
+		row(w, "reversed:", p.ReversedAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	row(w, "records cut:", fmt.Sprintf("%s, ttl %d", orDash(strings.Join(p.Records, " ")), p.TTL))
+	row(w, "databases:", map[bool]string{true: "replicated", false: "not replicated"}[p.Databases])
+	good := "never"
+	if p.LastGoodAt != nil {
+		good = p.LastGoodAt.Local().Format("2006-01-02 15:04:05")
+	}
+	row(w, "last good copy:", good)
+	row(w, "RPO:", protectionRPO(p))
+	if r := p.LastRun; r != nil {
+		runRows(w, "last run:", *r)
+	}
 }
 
 // runRows prints a run: its outcome, then what its snapshot and restore did.
