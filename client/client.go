@@ -67,12 +67,19 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// New returns a client for the server at rawURL (https://host:port).
+// New returns a client for the server at rawURL (https://host:port). User
+// information in rawURL is dropped: the server authenticates bearer tokens
+// only, and a password kept there would show in BaseURL and in errors.
 func New(rawURL string, opts Options) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("server URL %q: want https://host:port", rawURL)
+		shown := "the server URL"
+		if err == nil && u.User == nil {
+			shown = fmt.Sprintf("server URL %q", rawURL)
+		}
+		return nil, fmt.Errorf("%s: want https://host:port", shown)
 	}
+	u.User = nil
 	c := &Client{base: u, token: opts.Token, UserAgent: "poolctl-client"}
 	if opts.HTTPClient != nil {
 		c.http = opts.HTTPClient

@@ -29,6 +29,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg.Logger, cfg.Version = log, Version
+			if cfg.MariaDBDSN == "" {
+				cfg.MariaDBDSN = os.Getenv("POOLCTL_MARIADB_DSN") // not the flag's default: --help would print it
+			}
 			if cfg.Accounts, err = ao.build(cfg.MariaDBDSN, log.With("component", "accounts")); err != nil {
 				return err
 			}
@@ -46,7 +49,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data", "", "agent data directory holding agent.json (required)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "heartbeat interval (default 2s)")
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell.exec jobs (the member must also allow them on the server)")
-	f.StringVar(&cfg.MariaDBDSN, "mariadb-dsn", os.Getenv("POOLCTL_MARIADB_DSN"), "MariaDB credentials for Galera detection, e.g. root@tcp(127.0.0.1:3306)/ (env POOLCTL_MARIADB_DSN)")
+	f.StringVar(&cfg.MariaDBDSN, "mariadb-dsn", "", "MariaDB credentials for Galera detection, e.g. root@tcp(127.0.0.1:3306)/ (env POOLCTL_MARIADB_DSN)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&ao.provider, "accounts", "auto", "account provider for account protection: auto (cpanel when cPanel is installed, else linux), linux, cpanel or off")
 	f.StringVar(&ao.root, "accounts-root", "/home", "linux provider: directory holding the accounts' home directories (an account is a directory with a .poolctl-account.json manifest)")
@@ -60,6 +63,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eo.Version = Version
 			if eo.Server == "" {
+				g.fromEnv()
 				eo.Server = g.server
 			}
 			st, err := agent.Enroll(cmd.Context(), eo)

@@ -65,9 +65,11 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.server, "server", os.Getenv("POOLCTL_URL"), "server URL (env POOLCTL_URL)")
-	pf.StringVar(&g.token, "token", os.Getenv("POOLCTL_TOKEN"), "API token (env POOLCTL_TOKEN)")
-	pf.StringVar(&g.ca, "ca", os.Getenv("POOLCTL_CA"), "PEM file of the server's CA (env POOLCTL_CA)")
+	// The environment is read after parsing (fromEnv), not used as the
+	// defaults: --help prints defaults, and these may hold the token.
+	pf.StringVar(&g.server, "server", "", "server URL (env POOLCTL_URL)")
+	pf.StringVar(&g.token, "token", "", "API token (env POOLCTL_TOKEN)")
+	pf.StringVar(&g.ca, "ca", "", "PEM file of the server's CA (env POOLCTL_CA)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(
 		newServerCmd(g),
@@ -87,8 +89,22 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
-// client builds an API client from the global flags.
+// fromEnv fills the connection settings that no flag gave from
+// POOLCTL_URL, POOLCTL_TOKEN and POOLCTL_CA.
+func (g *globals) fromEnv() {
+	for _, v := range []struct {
+		dst *string
+		env string
+	}{{&g.server, "POOLCTL_URL"}, {&g.token, "POOLCTL_TOKEN"}, {&g.ca, "POOLCTL_CA"}} {
+		if *v.dst == "" {
+			*v.dst = os.Getenv(v.env)
+		}
+	}
+}
+
+// client builds an API client from the global flags and the environment.
 func (g *globals) client() (*client.Client, error) {
+	g.fromEnv()
 	if g.server == "" {
 		return nil, errors.New("no server: set POOLCTL_URL or --server (e.g. https://127.0.0.1:8443)")
 	}

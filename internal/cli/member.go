@@ -95,7 +95,7 @@ func memberAddCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "member %s added to pool %s (%s)\n\n", res.Member.Name, res.Member.Pool, res.Member.Address)
 				fmt.Fprintf(w, "enrolment secret (shown once, valid until %s):\n  %s\n\n", res.SecretExpiresAt.Local().Format(time.RFC3339), res.EnrollmentSecret)
 				fmt.Fprintf(w, "on the server, run:\n  poolctl agent enroll --server %s --secret %s --data /etc/poolctl-agent\n  poolctl agent --data /etc/poolctl-agent\n",
-					g.server, res.EnrollmentSecret)
+					c.BaseURL(), res.EnrollmentSecret)
 			})
 		},
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/poolctl/poolctl/internal/objstore/local"
 	"github.com/poolctl/poolctl/internal/objstore/s3"
 	"github.com/poolctl/poolctl/internal/protection"
+	"github.com/poolctl/poolctl/internal/redact"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/zones"
 )
@@ -41,7 +43,12 @@ func openObjects(ctx context.Context, spec, data string) (objstore.Store, string
 	}
 	u, err := url.Parse(spec)
 	if err != nil {
-		return nil, "", fmt.Errorf("--objects: %w", err)
+		// url.Error repeats the URL, secret key and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, "", fmt.Errorf("--objects %s: %w", redact.URL(spec), err)
 	}
 	bucket, prefix, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 	cfg := s3.Config{Endpoint: u.Host, Bucket: bucket, Prefix: prefix, Region: u.Query().Get("region"),

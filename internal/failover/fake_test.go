@@ -33,7 +33,8 @@ type world struct {
 	storeEpoch int64 // what SetActive accepts
 	publishErr error
 	hookCalls  []string
-	released   int // Release calls
+	hookErr    error // what CallURL answers, when set
+	released   int   // Release calls
 }
 
 type fakeMember struct {
@@ -256,6 +257,9 @@ func (w *world) CallURL(ctx context.Context, url string, payload []byte) (int, s
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.hookCalls = append(w.hookCalls, url+" "+string(payload))
+	if w.hookErr != nil {
+		return 0, "", w.hookErr
+	}
 	return 204, "", nil
 }
 

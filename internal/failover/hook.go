@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/poolctl/poolctl/internal/redact"
 )
 
 // hookOutputLimit bounds the output of a hook kept in its event.
@@ -63,7 +66,7 @@ func (e *Engine) startHook(ctx context.Context, p PoolState, payload hookPayload
 		res := e.runHook(hctx, p.Hook, payload)
 		res.Trigger = payload.Event
 		res.DurationMS = e.cfg.Now().Sub(start).Milliseconds()
-		msg := fmt.Sprintf("hook %s for pool %s (%s to %s) ", p.Hook, p.Name, payload.Event, payload.To)
+		msg := fmt.Sprintf("hook %s for pool %s (%s to %s) ", res.Hook, p.Name, payload.Event, payload.To)
 		switch {
 		case res.Error != "":
 			msg += "failed: " + res.Error
@@ -80,7 +83,9 @@ func (e *Engine) startHook(ctx context.Context, p PoolState, payload hookPayload
 func (e *Engine) runHook(ctx context.Context, hook string, p hookPayload) hookResult {
 	payload, _ := json.Marshal(p) // strings and a time always marshal
 	if isURLHook(hook) {
-		res := hookResult{Hook: hook, Type: "url"}
+		// The event shows the URL without its password or secret query
+		// values: events are read by every dashboard user.
+		res := hookResult{Hook: redact.URL(hook), Type: "url"}
 		if e.cfg.Hooks == nil {
 			res.Error = "URL hooks are not available on this server"
 			return res
@@ -90,13 +95,23 @@ func (e *Engine) runHook(ctx context.Context, hook string, p hookPayload) hookRe
 		res.Output, res.Truncated = limit(body)
 		switch {
 		case err != nil:
-			res.Error = err.Error()
+			res.Error = hookError(err)
 		case status < 200 || status > 299:
 			res.Error = fmt.Sprintf("status %d", status)
 		}
 		return res
 	}
 	return runCommand(ctx, hook, payload, hookEnv(p))
+}
+
+// hookError is err's text without the hook URL's secrets: a *url.Error
+// repeats the URL, query string and all.
+func hookError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Sprintf("%s %s: %v", ue.Op, redact.URL(ue.URL), ue.Err)
+	}
+	return err.Error()
 }
 
 // hookEnv is a hook command's whole environment: the server's PATH and the

@@ -3,6 +3,8 @@ package failover
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +83,33 @@ func TestHookURL(t *testing.T) {
 		ev := w.event(t, "web", KindHook)
 		if !strings.Contains(ev.Message, "answered 204") {
 			t.Errorf("hook event: got %q, want it to report status 204", ev.Message)
+		}
+	})
+}
+
+// TestHookURLEventHidesSecrets: the hook event shows a URL hook without
+// its password or token, also when the call failed with an error that
+// repeats the URL.
+func TestHookURLEventHidesSecrets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		const hook = "https://ops:SENTINELpw@hooks.example.test/failover?token=SENTINELtok&team=web"
+		w.hookErr = &url.Error{Op: "Post", URL: "https://ops@hooks.example.test/failover?token=SENTINELtok&team=web", Err: errors.New("connection refused")}
+		p := webPool(w, "", func(p *PoolState) { p.Hook = hook })
+		e := w.engine()
+		activate(t, w, e, p)
+		w.kill(p.ID, "node1")
+		runFor(t, e, 40*time.Second, func() bool { return w.active(p.ID) == "node2" })
+		e.bg.Wait()
+		ev := w.event(t, "web", KindHook)
+		all := ev.Message + " " + string(ev.Data)
+		if strings.Contains(all, "SENTINEL") {
+			t.Errorf("hook event shows a secret: %s", all)
+		}
+		for _, want := range []string{"hooks.example.test/failover", "team=web", "connection refused"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("hook event lacks %q: %s", want, all)
+			}
 		}
 	})
 }

@@ -1,7 +1,8 @@
 // Package probe checks whether a service answers: tcp://host:port must
 // accept a connection, http(s)://... must answer with a 2xx or 3xx status.
 // The failover engine's server-side prober and the agents' witness checks
-// both use it, so it depends on the standard library only.
+// both use it, so it depends on the standard library (and internal/redact)
+// only. Errors name the target without its password or secret query values.
 package probe
 
 import (
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/poolctl/poolctl/internal/redact"
 )
 
 // DefaultTimeout bounds one probe when Prober.Timeout is zero.
@@ -57,7 +60,7 @@ func (p Prober) Probe(ctx context.Context, target string) error {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", u.Host)
 		if err != nil {
-			return fmt.Errorf("probe %s: %w", target, err)
+			return fmt.Errorf("probe %s: %w", redact.URL(target), err)
 		}
 		_ = c.Close()
 		return nil
@@ -78,17 +81,17 @@ func (p Prober) probeHTTP(ctx context.Context, target string) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w: %w", target, ErrInvalidTarget, err)
+		return fmt.Errorf("probe %s: %w: %w", redact.URL(target), ErrInvalidTarget, unwrapURL(err))
 	}
 	req.Header.Set("User-Agent", "poolctl-probe/1")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
+		return fmt.Errorf("probe %s: %w", redact.URL(target), unwrapURL(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return fmt.Errorf("probe %s: status %s", target, resp.Status)
+		return fmt.Errorf("probe %s: status %s", redact.URL(target), resp.Status)
 	}
 	return nil
 }
@@ -103,10 +106,10 @@ func Validate(target string) error {
 func parse(target string) (*url.URL, error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("probe target %q: %w: %w", target, ErrInvalidTarget, err)
+		return nil, fmt.Errorf("probe target %q: %w: %w", redact.URL(target), ErrInvalidTarget, unwrapURL(err))
 	}
 	bad := func(why string) error {
-		return fmt.Errorf("probe target %q: %w: %s", target, ErrInvalidTarget, why)
+		return fmt.Errorf("probe target %q: %w: %s", redact.URL(target), ErrInvalidTarget, why)
 	}
 	if u.Hostname() == "" {
 		return nil, bad("no host")
@@ -131,4 +134,14 @@ func parse(target string) (*url.URL, error) {
 		return nil, bad("the scheme must be tcp, http or https")
 	}
 	return u, nil
+}
+
+// unwrapURL drops the *url.Error around err: it repeats the URL, query
+// string and all, which the caller names redacted already.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -145,3 +145,39 @@ func closedAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// TestProbeErrorsHideSecrets checks that an error names the target without
+// the password of its user information or a token in its query string.
+func TestProbeErrorsHideSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	closed := freeAddr(t)
+	for _, target := range []string{
+		"http://probe:SENTINELpw@" + host + "/health?token=SENTINELtok",    // 503
+		"http://probe:SENTINELpw@" + closed + "/health?token=SENTINELtok",  // refused
+		"http://probe:SENTINELpw@127.0.0.1:99999/health?token=SENTINELtok", // bad port
+		"http://probe:SENTINELpw@bad host/health?token=SENTINELtok",        // unparsable
+	} {
+		err := Check(context.Background(), target)
+		if err == nil {
+			t.Fatalf("probe %s: no error", target)
+		}
+		if strings.Contains(err.Error(), "SENTINEL") {
+			t.Errorf("probe error shows a secret: %v", err)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

@@ -26,6 +26,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/redact"
 )
 
 // Dialect names the SQL database behind a Store.
@@ -67,6 +68,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
+		if strings.Contains(dsn, "://") {
+			// Not a file name: a mistyped URL, perhaps with a password.
+			return nil, fmt.Errorf("database %s: want a postgres:// URL or a SQLite file path", redact.DSN(dsn))
+		}
 		dialect = SQLite
 		if dir := filepath.Dir(dsn); dir != "" {
 			if err := os.MkdirAll(dir, 0o700); err != nil {

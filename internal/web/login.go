@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -65,11 +66,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	ok, err := h.pw.check(u.PasswordHash, pw)
 	if err != nil {
-		h.log.Error("check password", "user", name, "err", err)
+		h.log.Error("check password", "user", u.Name, "err", err)
 	}
 	if !ok {
 		h.limit.fail(keys...)
-		h.log.Info("sign-in failed", "user", name, "from", clientIP(r))
+		// An unknown name is not logged: it is often a password typed
+		// into the wrong field.
+		who := slog.String("user", u.Name)
+		if u.Name == "" {
+			who = slog.Bool("unknown_user", true)
+		}
+		h.log.Info("sign-in failed", who, "from", clientIP(r))
 		h.showLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
 		return nil
 	}
