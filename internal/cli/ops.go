@@ -358,28 +358,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 				}
 			}
 			q.Since, q.Wait, q.Limit = time.Time{}, 25*time.Second, 0
-			for {
-				evs, err := c.Events(cmd.Context(), q)
-				if cmd.Context().Err() != nil {
-					return nil
-				}
-				if err != nil {
-					if client.StatusOf(err) != 0 {
-						return err
-					}
-					fmt.Fprintln(g.stderr, "connection lost, retrying:", err)
-					select {
-					case <-cmd.Context().Done():
-						return nil
-					case <-time.After(2 * time.Second):
-					}
-					continue
-				}
-				print(evs)
-				if n := len(evs); n > 0 {
-					q.After = evs[n-1].ID
-				}
-			}
+			return followEvents(cmd.Context(), c, q, print, g.stderr, eventsRetry)
 		},
 	}
 	f := cmd.Flags()

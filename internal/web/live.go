@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -48,6 +49,20 @@ func (h *hub) notify(c fleet.Change) {
 	}
 }
 
+// hello is the first event of every live stream (pages and logs): it
+// tells the page that the stream is connected, after a disconnect too, and
+// when this server started, so a reconnect (or a restart) can be told from
+// the first connection. The page hides its "disconnected" notice on it.
+func (h *Handler) hello() string {
+	b, _ := json.Marshal(struct {
+		ServerStarted string `json:"server_started"`
+		Now           string `json:"now"`
+	}{h.started.UTC().Format(time.RFC3339), h.now().UTC().Format(time.RFC3339)})
+	var sb strings.Builder
+	writeEvent(&sb, sseEvent{Name: "hello", Data: string(b)})
+	return sb.String()
+}
+
 // sseEvent is one server-sent event: htmx's SSE extension swaps Data into
 // the elements whose sse-swap attribute names the event.
 type sseEvent struct{ Name, Data string }
@@ -65,9 +80,14 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request, pool string, re
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte(h.hello())); err != nil {
+		return nil
+	}
 	if err := rc.Flush(); err != nil {
 		return nil
 	}
+	// Every connection starts from nothing sent, so a page that
+	// reconnects gets every live part anew.
 	sent := map[string]string{}
 	tick := time.NewTicker(h.cfg.Tick)
 	defer tick.Stop()

@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -212,5 +213,54 @@ func TestDashboardLiveSignOut(t *testing.T) {
 	case <-ended:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream went on after signing out everywhere")
+	}
+}
+
+// Every live stream starts with "hello", on every connection, saying when
+// the server started and what time it is, so that a page can tell a
+// reconnect; a reconnected page stream sends every live part anew.
+func TestDashboardLiveHello(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.login("admin", testPassword)
+	if _, err := e.fl.CreatePool(context.Background(), api.PoolCreate{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	e.enrolled(t, "web", "node1")
+	r := c.post("/pools/web/members/node1/jobs", url.Values{"kind": {"facts.refresh"}})
+	wantStatus(t, "run job", r, http.StatusSeeOther)
+	page := c.get("/pools/web")
+	for _, want := range []string{`<div id="live-status" class="live-status" role="status"></div>`, `src="/static/live.js?v=`} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("overview page lacks %s", want)
+		}
+	}
+	var started string
+	for _, path := range []string{"/pools/web/live", "/pools/web/live", "/pools/web/members/node1/live", r.Header.Get("Location") + "/stream?after=0"} {
+		s := c.stream(t, path)
+		name, data := s.next()
+		if name != "hello" {
+			t.Fatalf("%s: first event %q (%s), want hello", path, name, data)
+		}
+		var h struct {
+			ServerStarted string `json:"server_started"`
+			Now           string `json:"now"`
+		}
+		if err := json.Unmarshal([]byte(data), &h); err != nil {
+			t.Fatalf("%s: hello %s: %v", path, data, err)
+		}
+		st, err1 := time.Parse(time.RFC3339, h.ServerStarted)
+		now, err2 := time.Parse(time.RFC3339, h.Now)
+		if err1 != nil || err2 != nil || now.Before(st) || time.Since(now) > time.Minute {
+			t.Errorf("%s: hello %s: want RFC 3339 times, server_started <= now = about now", path, data)
+		}
+		if started != "" && h.ServerStarted != started {
+			t.Errorf("%s: server_started %s, another stream said %s", path, h.ServerStarted, started)
+		}
+		started = h.ServerStarted
+		if strings.HasSuffix(path, "/pools/web/live") {
+			s.await("kpis", "Members healthy") // on the second connection too
+		}
+		s.cancel()
 	}
 }

@@ -30,6 +30,9 @@ func (h *Handler) streamLog(w http.ResponseWriter, r *http.Request, after int64,
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte(h.hello())); err != nil {
+		return nil
+	}
 	send := func(evs []sseEvent) bool {
 		var b strings.Builder
 		for _, e := range evs {

@@ -85,6 +85,7 @@ type Handler struct {
 	live     *hub
 	pw       *passwords
 	worldSVG worldPaths
+	started  time.Time // when New ran: this server's start, as live streams' hello says
 }
 
 // New builds the dashboard; it fails when a template or a vendored file is
@@ -123,6 +124,7 @@ func New(cfg Config) (*Handler, error) {
 		live:   newHub(),
 		pw:     newPasswords(),
 	}
+	h.started = cfg.Now()
 	h.worldSVG = worldPath()
 	if h.tpl, err = parseTemplates(h.funcs()); err != nil {
 		return nil, err
