@@ -57,8 +57,10 @@ type protectionPage struct {
 	Edit      protSettingsForm
 	CutTo     string
 	Cut       *api.DNSCutResult // a dry run's changes, shown before the real cut
-	Confirm   string
-	Actions   protectionActions
+	Confirm   string            // typed in the delete form, shown again
+	// ConfirmReverse is what was typed in the reverse form.
+	ConfirmReverse string
+	Actions        protectionActions
 }
 
 // protectionView is what a protection's page shows besides the protection.
@@ -86,7 +88,7 @@ func (h *Handler) showProtection(w http.ResponseWriter, r *http.Request, v prote
 	d := &protectionPage{Base: h.pageBase(w, r, "Protection of "+p.Account, "protection"), P: p,
 		URL: protectionURL(p.Pool, p.Account), RPO: rpoText(p.RPOSeconds), Types: cutRecordTypes, Schedules: scheduleNames,
 		Edit: protSettingsOf(p), CutTo: v.cutTo, Cut: v.cut}
-	d.Actions = protectionActions{URL: d.URL, Account: p.Account, Paused: p.Status == api.ProtectionPaused, CSRF: d.CSRF, From: "detail"}
+	d.Actions = actionsOf(p, d.URL, d.CSRF, "detail")
 	if v.edit != nil {
 		d.Edit = *v.edit
 	}
@@ -113,6 +115,7 @@ func (h *Handler) showProtection(w http.ResponseWriter, r *http.Request, v prote
 	if v.err != nil {
 		d.Error = h.message(r, v.err)
 		d.Confirm = r.PostFormValue("confirm")
+		d.ConfirmReverse = r.PostFormValue("confirm_reverse")
 	}
 	h.render(w, r, v.status, "protection", d)
 	return nil

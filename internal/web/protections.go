@@ -34,8 +34,13 @@ type Protections interface {
 	SetPaused(ctx context.Context, pool, account string, paused bool) (api.Protection, error)
 	// DeleteProtection stops replicating; the standby's copy stays.
 	DeleteProtection(ctx context.Context, pool, account string) error
-	// RunNow queues a run at once (Conflict while one is queued or running).
+	// RunNow queues a run at once: Conflict while one is queued or
+	// running, and while the account's DNS points away from its source
+	// (Protection.Blocked says why).
 	RunNow(ctx context.Context, pool, account string) (api.Run, error)
+	// Reverse swaps source and standby once the account's DNS points at
+	// the standby (Conflict otherwise, and while a run has not ended).
+	Reverse(ctx context.Context, pool, account string) (api.Protection, error)
 	// Runs lists a protection's newest runs first, at most limit.
 	Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error)
 	Run(ctx context.Context, id int64) (api.Run, error)
@@ -99,15 +104,21 @@ func newProtectionRow(p api.Protection, csrf string) protectionRow {
 		row.LastRunURL = runURL(p.Pool, p.Account, lr.ID)
 		row.LastRunAt = cmp.Or(lr.FinishedAt, lr.StartedAt, &lr.CreatedAt)
 	}
-	row.Actions = protectionActions{URL: row.URL, Account: p.Account, Paused: p.Status == api.ProtectionPaused, CSRF: csrf}
+	row.Actions = actionsOf(p, row.URL, csrf, "")
 	return row
 }
 
 // protectionActions are the Run now and Pause or Resume buttons of a
-// protection; From is "detail" on the protection's own page.
+// protection; From is "detail" on the protection's own page. Run now is
+// not offered while runs are refused (Blocked: the standby serves).
 type protectionActions struct {
 	URL, Account, CSRF, From string
-	Paused                   bool
+	Paused, Blocked          bool
+}
+
+func actionsOf(p api.Protection, url, csrf, from string) protectionActions {
+	return protectionActions{URL: url, Account: p.Account, CSRF: csrf, From: from,
+		Paused: p.Paused || p.Status == api.ProtectionPaused, Blocked: p.Blocked != ""}
 }
 
 // protectionForm holds the create form as typed, for re-display.
@@ -242,6 +253,25 @@ func (h *Handler) runProtection(w http.ResponseWriter, r *http.Request) error {
 		return h.actionFailed(w, r, err)
 	}
 	return h.redirect(w, r, runURL(pool, account, run.ID), fmt.Sprintf("Run %d of account %s queued.", run.ID, account))
+}
+
+// reverseProtection swaps source and standby of a protection whose DNS
+// points at its standby, once the account's name is typed to confirm.
+func (h *Handler) reverseProtection(w http.ResponseWriter, r *http.Request) error {
+	if h.prot == nil {
+		return errNoProtections
+	}
+	pool, account := r.PathValue("pool"), r.PathValue("account")
+	if strings.TrimSpace(r.PostFormValue("confirm_reverse")) != account {
+		err := apperr.New(apperr.Invalid, "type the account's name, %s, to confirm that its replication should be reversed", account)
+		return h.showProtection(w, r, protectionView{status: http.StatusBadRequest, err: err})
+	}
+	p, err := h.prot.Reverse(r.Context(), pool, account)
+	if err != nil {
+		return h.showProtection(w, r, protectionView{status: statusOf(err), err: err})
+	}
+	return h.redirect(w, r, protectionURL(pool, account),
+		fmt.Sprintf("Protection of account %s reversed: it now replicates %s → %s. Run now copies the account to %s, in full.", account, p.Source, p.Standby, p.Standby))
 }
 
 func (h *Handler) pauseProtection(w http.ResponseWriter, r *http.Request) error {

@@ -175,6 +175,22 @@ func (f *fakeProtections) RunNow(ctx context.Context, pool, account string) (api
 	return r, nil
 }
 
+func (f *fakeProtections) Reverse(ctx context.Context, pool, account string) (api.Protection, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("Reverse", pool, account); err != nil {
+		return api.Protection{}, err
+	}
+	i, err := f.find(pool, account)
+	if err != nil {
+		return api.Protection{}, err
+	}
+	p := &f.prots[i]
+	p.Source, p.Standby = p.Standby, p.Source
+	p.Status, p.CutTo, p.CutAt, p.CutReason, p.Blocked = api.ProtectionActive, "", nil, "", ""
+	return *p, nil
+}
+
 func (f *fakeProtections) Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -247,8 +263,10 @@ func (f *fakeProtections) CutDNS(ctx context.Context, pool, account string, in a
 	if f.prots[i].CutTo != "" {
 		from = f.prots[i].CutTo
 	}
-	if !in.DryRun {
-		f.prots[i].CutTo = in.To
+	if p := &f.prots[i]; !in.DryRun && in.To == p.Source {
+		p.Status, p.CutTo, p.CutAt, p.CutReason, p.Blocked = api.ProtectionActive, "", nil, "", ""
+	} else if !in.DryRun {
+		p.CutTo = in.To
 	}
 	return api.DNSCutResult{Pool: pool, Account: account, From: from, To: in.To, DryRun: in.DryRun, Changes: f.changes}, nil
 }

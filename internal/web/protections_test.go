@@ -13,11 +13,18 @@ import (
 	"github.com/poolctl/poolctl/internal/apperr"
 )
 
+// servingMsg is why alice's runs are refused.
+const servingMsg = "account alice's DNS was cut to node2 at 2026-12-04T05:00:00Z automatically after node1 failed: " +
+	"node2 serves the live copy, so a run from node1 would overwrite it; replication is paused. " +
+	"Reverse the protection (poolctl protection reverse web alice) to replicate node2 → node1, " +
+	"or cut DNS back first (poolctl account cut-dns web alice --to node1)"
+
 // protectionEnv is a dashboard over a real fleet (pool web, members node1
 // and node2) with a fake account protection service holding alice
-// (protected, RPO exceeded, cut to node2, a failed run 7 and a run 8 in
-// its restore step) and bob (paused), and node1's accounts alice and carol
-// (discovered two hours ago: stale).
+// (protected, RPO exceeded, cut to node2 after a failover so that node2
+// serves it, a failed run 7 and a run 8 in its restore step) and bob
+// (paused), and node1's accounts alice and carol (discovered two hours
+// ago: stale).
 func protectionEnv(t *testing.T) (*env, *client, *fakeProtections) {
 	t.Helper()
 	f := newFakeProtections()
@@ -42,8 +49,9 @@ func protectionEnv(t *testing.T) (*env, *client, *fakeProtections) {
 	f.runs[7], f.runs[8] = failed, running
 	f.prots = []api.Protection{
 		{ID: 1, Pool: "web", Account: "alice", Source: "node1", Standby: "node2", Schedule: "1d", Records: []string{"A", "AAAA", "MX"},
-			TTL: 300, Status: api.ProtectionActive, Databases: true, NextRunAt: at(-time.Hour), LastRun: &failed, LastGoodAt: at(50 * time.Hour),
-			RPOSeconds: &rpo, RPOExceeded: true, CutTo: "node2", CreatedAt: *at(100 * time.Hour)},
+			TTL: 300, Status: api.ProtectionServingStandby, Databases: true, LastRun: &failed, LastGoodAt: at(50 * time.Hour),
+			RPOSeconds: &rpo, RPOExceeded: true, CutTo: "node2", CutAt: at(3 * time.Hour), CutReason: "automatically after node1 failed",
+			Blocked: servingMsg, CreatedAt: *at(100 * time.Hour)},
 		{ID: 2, Pool: "web", Account: "bob", Source: "node1", Standby: "node2", Schedule: "6h", Records: []string{"A"},
 			TTL: 60, Status: api.ProtectionPaused, CreatedAt: *at(time.Hour)},
 	}
@@ -69,15 +77,29 @@ func TestProtectionPages(t *testing.T) {
 	mustContain(t, "overview", r, `<a href="/protections" aria-current="page">Protection</a>`,
 		`data-protection="web/alice"`, `href="/protections/web/alice"`, "node1 → node2", "<code>1d</code>",
 		`data-status="failed"`, `href="/protections/web/alice/runs/7"`, "2 days 2 h", `rpo-late`, "RPO exceeded",
-		`<span class="badge">node2</span>`, `action="/protections/web/alice/run"`, `action="/protections/web/alice/pause"`,
-		`data-protection="web/bob"`, `data-status="paused"`, `action="/protections/web/bob/resume"`, "no run yet",
+		`<span class="badge">node2</span>`, `data-status="serving_standby">serving from standby</span>`, `action="/protections/web/alice/pause"`,
+		`data-protection="web/bob"`, `data-status="paused"`, `action="/protections/web/bob/run"`, `action="/protections/web/bob/resume"`, "no run yet",
 		"Protect an account", `<option>web</option>`, `<option value="node2">`, `name="records" value="SRV">`,
 		`name="records" value="MX" checked>`, `id="pr-db" name="databases" type="checkbox" checked`)
 	mustContain(t, "prefilled create form", c.get("/protections?pool=web&account=carol&source=node1"),
 		`<option selected>web</option>`, `name="account" required maxlength="32" autocapitalize="none" spellcheck="false" value="carol"`)
 
+	if strings.Contains(r.Body, `action="/protections/web/alice/run"`) {
+		t.Error("overview: Run now is offered for alice, whose standby serves the live copy")
+	}
+
 	r = c.get("/protections/web/alice")
 	wantStatus(t, "detail", r, http.StatusOK)
+	mustContain(t, "detail while the standby serves", r, "Serving from standby — replication paused",
+		"account alice&#39;s DNS was cut to node2 at 2026-12-04T05:00:00Z automatically after node1 failed: node2 serves the live copy",
+		"automatically after node1 failed</span>", `action="/protections/web/alice/reverse"`, `name="confirm_reverse"`,
+		"Reverse direction (node2 → node1)</button>")
+	if strings.Contains(r.Body, `action="/protections/web/alice/run"`) {
+		t.Error("detail: Run now is offered while the standby serves the live copy")
+	}
+	if b := c.get("/protections/web/bob"); strings.Contains(b.Body, "Reverse direction") || !strings.Contains(b.Body, `action="/protections/web/bob/run"`) {
+		t.Error("bob's page: want Run now and no reverse, as its DNS points at its source")
+	}
 	mustContain(t, "detail", r, "Account alice", "Last good copy", "2 days 2 h", "RPO exceeded", "A AAAA MX · TTL 300",
 		"Recent runs", `data-run="8"`, `data-status="restore"`, `data-run="7"`, "standby node2 did not answer", "3.0 MiB", "12 / 30",
 		`<td class="nowrap">1 min</td>`, "1 min so far", "Cut DNS to…", `name="dry_run" value="1"`, `<option selected>node1</option>`,
@@ -125,6 +147,7 @@ func TestProtectionForms(t *testing.T) {
 		"/protections/web/alice/settings":           {"schedule": {"2h"}, "records": {"A"}},
 		"/protections/web/alice/cut-dns":            {"to": {"node1"}},
 		"/protections/web/alice/delete":             {"confirm": {"alice"}},
+		"/protections/web/alice/reverse":            {"confirm_reverse": {"alice"}},
 		"/pools/web/members/node1/accounts/refresh": nil,
 	}
 	for path, form := range refused {
@@ -138,7 +161,7 @@ func TestProtectionForms(t *testing.T) {
 		form.Set("csrf", "not-the-token")
 		wantStatus(t, "wrong token: "+path, c.post(path, form), http.StatusForbidden)
 	}
-	for _, m := range []string{"CreateProtection", "RunNow", "SetPaused", "UpdateProtection", "CutDNS", "DeleteProtection", "Accounts"} {
+	for _, m := range []string{"CreateProtection", "RunNow", "SetPaused", "UpdateProtection", "CutDNS", "DeleteProtection", "Accounts", "Reverse"} {
 		if f.called(m) {
 			t.Errorf("%s was called without a valid token", m)
 		}
@@ -161,12 +184,12 @@ func TestProtectionForms(t *testing.T) {
 	mustContain(t, "create without records", r, "choose at least one record type", `value="dave"`)
 
 	// Run now, pause, resume.
-	r = c.post("/protections/web/alice/run", nil)
+	r = c.post("/protections/web/bob/run", nil)
 	wantStatus(t, "run now", r, http.StatusSeeOther)
-	if loc := r.Header.Get("Location"); loc != "/protections/web/alice/runs/101" {
+	if loc := r.Header.Get("Location"); loc != "/protections/web/bob/runs/101" {
 		t.Errorf("run now: redirect to %q", loc)
 	}
-	mustContain(t, "queued run", c.get("/protections/web/alice/runs/101"), "Run 101 of account alice queued.", `data-status="queued"`,
+	mustContain(t, "queued run", c.get("/protections/web/bob/runs/101"), "Run 101 of account bob queued.", `data-status="queued"`,
 		"Waiting to start (step 0/3)", "sse-connect=")
 	r = c.post("/protections/web/alice/pause", nil)
 	wantStatus(t, "pause", r, http.StatusSeeOther)
@@ -190,6 +213,26 @@ func TestProtectionForms(t *testing.T) {
 	wantStatus(t, "settings", r, http.StatusSeeOther)
 	if u := f.update; u.Schedule == nil || *u.Schedule != "12h" || u.Records != nil || u.TTL != nil {
 		t.Errorf("update %+v", u)
+	}
+
+	// Reverse needs the account's name.
+	r = c.post("/protections/web/alice/reverse", url.Values{"confirm_reverse": {"alic"}})
+	wantStatus(t, "reverse unconfirmed", r, http.StatusBadRequest)
+	mustContain(t, "reverse unconfirmed", r, "type the account&#39;s name, alice, to confirm that its replication should be reversed",
+		`name="confirm_reverse" autocomplete="off" autocapitalize="none" spellcheck="false" required value="alic"`)
+	if f.called("Reverse") {
+		t.Error("reversed without confirmation")
+	}
+	r = c.post("/protections/web/alice/reverse", url.Values{"confirm_reverse": {"alice"}})
+	wantStatus(t, "reverse", r, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); loc != "/protections/web/alice" || !f.called("Reverse web alice") {
+		t.Errorf("reverse: redirect to %q, calls %v", loc, f.calls)
+	}
+	r = c.get("/protections/web/alice")
+	mustContain(t, "reversed", r, "Protection of account alice reversed: it now replicates node2 → node1. Run now copies the account to node1, in full.",
+		"node2 → node1", `action="/protections/web/alice/run"`)
+	if strings.Contains(r.Body, "Serving from standby") {
+		t.Error("the reversed protection still says the standby serves")
 	}
 
 	// DNS cut: the dry run lists the changes and offers the real cut.
@@ -224,7 +267,7 @@ func TestProtectionForms(t *testing.T) {
 	}
 	r = c.post("/protections/web/alice/delete", url.Values{"confirm": {"alice"}})
 	wantStatus(t, "delete", r, http.StatusSeeOther)
-	mustContain(t, "deleted", c.get("/protections"), "Account alice is no longer protected; its copy on node2 was left in place.")
+	mustContain(t, "deleted", c.get("/protections"), "Account alice is no longer protected; its copy on node1 was left in place.")
 }
 
 // The service's refusals appear as messages on the page the form was on.
@@ -238,6 +281,18 @@ func TestProtectionErrors(t *testing.T) {
 	mustContain(t, "run refused", r, "<strong>Refused:</strong> a run of account alice is already queued", "Protect an account", `data-protection="web/alice"`)
 	r = c.post("/protections/web/alice/run", url.Values{"from": {"detail"}})
 	mustContain(t, "run refused on its page", r, "a run of account alice is already queued", "Recent runs")
+
+	// A run posted from a page older than the cut is refused with the cut's reason.
+	f.setFail("RunNow", apperr.New(apperr.Conflict, servingMsg))
+	r = c.post("/protections/web/alice/run", url.Values{"from": {"detail"}})
+	wantStatus(t, "run refused while the standby serves", r, http.StatusConflict)
+	mustContain(t, "run refused while the standby serves", r, "<strong>Refused:</strong> account alice&#39;s DNS was cut to node2",
+		"Reverse direction (node2 → node1)")
+
+	f.setFail("Reverse", apperr.New(apperr.Conflict, "run 8 of account alice has not ended yet; reverse the protection once it has"))
+	r = c.post("/protections/web/alice/reverse", url.Values{"confirm_reverse": {"alice"}})
+	wantStatus(t, "reverse refused", r, http.StatusConflict)
+	mustContain(t, "reverse refused", r, "run 8 of account alice has not ended yet", `value="alice"`)
 
 	f.setFail("CreateProtection", apperr.New(apperr.Invalid, `schedule "every minute" is not a shortcut`))
 	r = c.post("/protections", url.Values{"pool": {"web"}, "account": {"carol"}, "source": {"node1"}, "standby": {"node2"},

@@ -62,6 +62,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /protections/{pool}/{account}/pause", h.page(h.pauseProtection))
 	m.Handle("POST /protections/{pool}/{account}/resume", h.page(h.resumeProtection))
 	m.Handle("POST /protections/{pool}/{account}/cut-dns", h.page(h.cutDNS))
+	m.Handle("POST /protections/{pool}/{account}/reverse", h.page(h.reverseProtection))
 	m.Handle("POST /protections/{pool}/{account}/delete", h.page(h.deleteProtection))
 	m.Handle("GET /protections/{pool}/{account}/runs/{id}", h.page(h.runPage))
 	m.Handle("GET /protections/{pool}/{account}/runs/{id}/stream", h.page(h.runStream))
