@@ -394,6 +394,70 @@ func TestProtectionLocalObjects(t *testing.T) {
 	if !found {
 		t.Errorf("no failover.cut event lists the account: %+v", evs.Items)
 	}
+
+	ps.servingStandby(t)
+}
+
+// servingStandby follows the automatic cut: the standby serves the live
+// copy, so a customer's new file there survives a run-now (refused, with
+// the cut's reason); once the old source is back, the protection is
+// reversed and a run brings the file to the old source.
+func (ps *protectionSite) servingStandby(t *testing.T) {
+	t.Helper()
+	env := ps.s.env()
+	waitFor(t, 30*time.Second, "the protection to show that the standby serves", func() bool {
+		return ps.protection(t).Status == api.ProtectionServingStandby
+	})
+	p := ps.protection(t)
+	if p.CutTo != "stb" || p.CutAt == nil || p.CutReason != "automatically after src failed" || !strings.Contains(p.Blocked, "stb serves the live copy") {
+		t.Errorf("protection after the failover: got %+v, want it cut to stb automatically, runs blocked", p)
+	}
+	lastRun := p.LastRun.ID
+
+	// A customer writes on the standby, which serves the account now.
+	written := filepath.Join(ps.stbRoot, ps.account, "written-on-stb.txt")
+	if err := os.WriteFile(written, []byte("uploaded while stb served the account\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := cliRun(env, "protection", "run-now", "web", ps.account, "--follow")
+	if err == nil {
+		t.Fatalf("run-now while the standby serves: succeeded, want it refused:\n%s%s", out, errOut)
+	}
+	for _, want := range []string{"error: account " + ps.account + "'s DNS was cut to stb at ", " automatically after src failed: stb serves the live copy, so a run from src would overwrite it; replication is paused",
+		"poolctl protection reverse web " + ps.account, "poolctl account cut-dns web " + ps.account + " --to src"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("run-now while the standby serves: stderr %q lacks %q", errOut, want)
+		}
+	}
+	time.Sleep(3 * time.Second) // a run, had one been queued, would be under way
+	if b, err := os.ReadFile(written); err != nil || !strings.Contains(string(b), "while stb served") {
+		t.Fatalf("the file written on the standby: %q, %v; want it kept", b, err)
+	}
+	if p := ps.protection(t); p.LastRun == nil || p.LastRun.ID != lastRun {
+		t.Errorf("a run was queued while the standby serves: %+v", p.LastRun)
+	}
+	if _, errOut, err := cliRun(env, "protection", "reverse", "web", ps.account); err != nil {
+		// Reversing needs no agent; it only swaps the roles.
+		t.Fatalf("reverse: %v\n%s", err, errOut)
+	}
+	p = ps.protection(t)
+	if p.Source != "stb" || p.Standby != "src" || p.Status != api.ProtectionActive || p.CutTo != "" || p.ReversedAt == nil {
+		t.Fatalf("after reverse: got %+v, want stb → src, active", p)
+	}
+
+	// The old source comes back; the run copies the live account to it.
+	ps.startAgent(t, "src")
+	waitFor(t, 60*time.Second, "the old source healthy again", func() bool { return members(t, ps.s, "web")["src"].Status == api.StatusHealthy })
+	if out, ok := ps.runNow(t); !ok || !strings.Contains(out, "full snapshot of "+ps.account+" on stb") {
+		t.Fatalf("first run after the reversal (want a full one, stb → src):\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(ps.srcRoot, ps.account, "written-on-stb.txt")); err != nil || !strings.Contains(string(b), "while stb served") {
+		t.Errorf("the file written on the standby did not reach the old source: %q, %v", b, err)
+	}
+	ps.verify(t)
+	if p := ps.protection(t); p.LastGoodAt == nil || p.LastRun.Status != api.RunSucceeded {
+		t.Errorf("after the run stb → src: got %+v, want a good copy", p)
+	}
 }
 
 // corruptChunkRun stops the standby's agent, lets a run's snapshot finish,
