@@ -124,19 +124,7 @@ func jitter(r func(int64) int64, d time.Duration) time.Duration {
 func defaultRand(n int64) int64 { return rand.Int64N(n) }
 
 // sleep waits for d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return sleepUnless(ctx, d, nil) }
 
 // failure classifies an error from the server.
 type failure int

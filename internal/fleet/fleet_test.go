@@ -118,16 +118,8 @@ func TestHealthTransitions(t *testing.T) {
 		if got := statusOf(t, s, "web", "node1"); got != api.StatusHealthy {
 			t.Fatalf("after revival: got %s, want healthy", got)
 		}
-		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: "member.", Member: "node1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var kinds []string
-		for _, e := range evs {
-			kinds = append(kinds, e.Kind)
-		}
 		want := "member.added member.enrolled member.healthy member.suspect member.down member.healthy"
-		if got := strings.Join(kinds, " "); got != want {
+		if got := memberEvents(t, st, "node1"); got != want {
 			t.Fatalf("events: got %q, want %q", got, want)
 		}
 	})
