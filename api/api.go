@@ -13,8 +13,9 @@ import (
 )
 
 // ProtocolVersion is sent by agents in every heartbeat. Protocol 2 adds
-// Heartbeat.RunningJobs.
-const ProtocolVersion = 2
+// Heartbeat.RunningJobs; protocol 3 agents take a rotated credential from
+// HeartbeatReply.NewCredential.
+const ProtocolVersion = 3
 
 // Member states, in the order a member normally moves through them.
 const (
@@ -125,11 +126,33 @@ type Member struct {
 	HealthySince    *time.Time `json:"healthy_since,omitempty"`
 	HeartbeatEvery  Duration   `json:"heartbeat_interval"`
 	AgentVersion    string     `json:"agent_version,omitempty"`
+	Outdated        bool       `json:"outdated"` // the agent is older than its server (docs/agents.md, "Versions")
 	Facts           Facts      `json:"facts"`
 	Stack           Stack      `json:"stack"`
 	Metrics         *Metrics   `json:"metrics,omitempty"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	// Credential describes the agent's credential (never the credential
+	// itself); nil while the member has none.
+	Credential *CredentialInfo `json:"credential,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+// CredentialInfo is the life of a member's agent credential.
+type CredentialInfo struct {
+	IssuedAt *time.Time `json:"issued_at,omitempty"`
+	// Rotation is "" (none under way), "requested" (at the next heartbeat)
+	// or "issued" (handed to the agent, not used yet).
+	Rotation string `json:"rotation,omitempty"`
+	// NextRotationAt is when it rotates by itself (nil: never).
+	NextRotationAt *time.Time `json:"next_rotation_at,omitempty"`
+	// PreviousValidUntil is when the credential it replaced stops working.
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
+}
+
+// CredentialRotation answers a rotation request: the members whose agents
+// take a new credential with their next heartbeat.
+type CredentialRotation struct {
+	Members []string `json:"members"`
 }
 
 // MemberCreate is the body of POST /api/v1/pools/{pool}/members.
@@ -275,6 +298,17 @@ type HeartbeatReply struct {
 	JobsPending int       `json:"jobs_pending"`
 	// SendFacts asks the agent to include facts and stack in its next beat.
 	SendFacts bool `json:"send_facts,omitempty"`
+	// ServerVersion is the server's poolctl version; ReleaseKey the
+	// "ed25519:..." public key its agent releases are signed with (empty
+	// when it signs none). An agent enrolled before keys were pinned pins
+	// this one on its first accepted heartbeat.
+	ServerVersion string `json:"server_version,omitempty"`
+	ReleaseKey    string `json:"release_key,omitempty"`
+	// NewCredential (protocol 3) replaces the agent's credential: the agent
+	// saves it, then uses it for every request; the one it replaces keeps
+	// working for a short overlap after the new one is first used. Sent
+	// again with every beat until the agent uses it.
+	NewCredential string `json:"new_credential,omitempty"`
 }
 
 // EnrollRequest is posted by `poolctl agent enroll`.
@@ -291,6 +325,10 @@ type EnrollResponse struct {
 	Token             string   `json:"token"`
 	HeartbeatInterval Duration `json:"heartbeat_interval"`
 	CAPEM             string   `json:"ca_pem,omitempty"`
+	// ReleaseKey is the public key ("ed25519:...") the agent pins: it
+	// accepts only updates signed with it. ServerVersion is the server's.
+	ReleaseKey    string `json:"release_key,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
 }
 
 // Job states.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -45,11 +46,15 @@ func StatusOf(err error) int {
 // Client talks to one poolctl server.
 type Client struct {
 	base  *url.URL
-	token string
+	token atomic.Pointer[string]
 	http  *http.Client
 	// UserAgent is sent with every request.
 	UserAgent string
 }
+
+// SetToken replaces the bearer token for the requests that follow; requests
+// already under way keep theirs. Safe for concurrent use.
+func (c *Client) SetToken(t string) { c.token.Store(&t) }
 
 // Options configure a Client.
 type Options struct {
@@ -80,7 +85,8 @@ func New(rawURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("%s: want https://host:port", shown)
 	}
 	u.User = nil
-	c := &Client{base: u, token: opts.Token, UserAgent: "poolctl-client"}
+	c := &Client{base: u, UserAgent: "poolctl-client"}
+	c.SetToken(opts.Token)
 	if opts.HTTPClient != nil {
 		c.http = opts.HTTPClient
 		return c, nil
@@ -228,8 +234,8 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.UserAgent)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if t := *c.token.Load(); t != "" {
+		req.Header.Set("Authorization", "Bearer "+t)
 	}
 	hc := c.http
 	if timeout > 0 && hc.Timeout > 0 && hc.Timeout < timeout+15*time.Second {

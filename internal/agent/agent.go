@@ -83,6 +83,8 @@ type apiClient interface {
 	NextJob(ctx context.Context, wait time.Duration) (*api.Job, error)
 	AppendJobLog(ctx context.Context, id int64, lines []string) error
 	FinishJob(ctx context.Context, id int64, res api.JobResult) error
+	// SetToken switches to a rotated credential.
+	SetToken(token string)
 	objectClient
 }
 
@@ -101,6 +103,7 @@ type probes struct {
 // Register, then call Run.
 type Agent struct {
 	cfg      Config
+	stateMu  sync.Mutex // guards state, replaced when the credential rotates
 	state    *State
 	srv      apiClient
 	log      *slog.Logger

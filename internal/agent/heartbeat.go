@@ -110,6 +110,9 @@ func (a *Agent) beat(ctx context.Context) error {
 	if reply.SendFacts {
 		a.snap.requestResend()
 	}
+	if reply.NewCredential != "" {
+		a.takeCredential(reply.NewCredential)
+	}
 	return nil
 }
 

@@ -171,24 +171,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*State, error) {
 		HeartbeatInterval: resp.HeartbeatInterval,
 		EnrolledAt:        time.Now().UTC().Truncate(time.Second),
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("enroll: encode state: %w", err)
-	}
-	b = append(b, '\n')
-	if err := tmp.Chmod(0o600); err != nil {
-		return nil, fmt.Errorf("enroll: write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		return nil, fmt.Errorf("enroll: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("enroll: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("enroll: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := writeStateTo(tmp, path, st); err != nil {
 		return nil, fmt.Errorf("enroll: write %s: %w", path, err)
 	}
 	return st, nil

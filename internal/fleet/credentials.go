@@ -178,9 +178,11 @@ type Agent struct {
 // source ranges, on every request (not only at enrolment), so a copied
 // agent.json is useless elsewhere. A refusal is apperr.Forbidden; it is
 // reported as an agent.refused event at most once per member per minute,
-// with the number of refusals since the last report.
+// with the number of refusals since the last report. A revoked or
+// rotated-out credential is apperr.Unauthorized and reported with its
+// source (see checkCredential).
 func (s *Service) AuthAgentFrom(ctx context.Context, token string, from netip.Addr) (Agent, error) {
-	a, err := s.AuthAgent(ctx, token)
+	a, err := s.checkCredential(ctx, token, from)
 	if err != nil {
 		return a, err
 	}
@@ -231,41 +233,9 @@ func refusedSource(from netip.Addr, member string, allowed []string) error {
 }
 
 // AuthAgent checks an agent credential, not where it comes from: requests
-// from agents go through AuthAgentFrom. A credential of a removed member is
-// apperr.Gone, so the agent knows to stop.
+// from agents go through AuthAgentFrom.
 func (s *Service) AuthAgent(ctx context.Context, token string) (Agent, error) {
-	if token == "" {
-		return Agent{}, apperr.New(apperr.Unauthorized, "missing agent credential")
-	}
-	h := HashToken(token)
-	s.mu.Lock()
-	id, ok := s.agents[h]
-	var l *liveMember
-	if ok {
-		l = s.live[id]
-	}
-	s.mu.Unlock()
-	if l != nil {
-		return Agent{MemberID: l.id, Pool: l.pool, Member: l.name}, nil
-	}
-	m, err := s.st.MemberByToken(ctx, h)
-	if err == nil {
-		s.mu.Lock()
-		s.agents[h] = m.ID
-		s.mu.Unlock()
-		return Agent{MemberID: m.ID, Pool: m.Pool, Member: m.Name}, nil
-	}
-	if !errors.Is(err, apperr.NotFound) {
-		return Agent{}, err
-	}
-	pool, member, removed, err := s.st.RemovedAgent(ctx, h)
-	if err != nil {
-		return Agent{}, err
-	}
-	if removed {
-		return Agent{}, apperr.New(apperr.Gone, "member %s of pool %s was removed or re-enrolled; this agent must stop", member, pool)
-	}
-	return Agent{}, apperr.New(apperr.Unauthorized, "agent credential is not valid")
+	return s.checkCredential(ctx, token, netip.Addr{})
 }
 
 // Enroll redeems an enrolment secret presented from address from. It
@@ -301,8 +271,12 @@ func (s *Service) Enroll(ctx context.Context, in api.EnrollRequest, from netip.A
 			delete(s.agents, h)
 		}
 	}
-	s.agents[m.TokenHash] = m.ID
-	_, known := s.live[m.ID]
+	l, known := s.live[m.ID]
+	if known {
+		s.setCredLocked(l, m.Credential, m.TokenHash)
+	} else {
+		s.agents[m.TokenHash] = m.ID
+	}
 	s.mu.Unlock()
 	if !known { // added through another replica
 		if err := s.reload(ctx); err != nil {

@@ -44,7 +44,13 @@ type Config struct {
 	// ReloadInterval is how often the store is checked for heartbeats that
 	// reached other replicas and changes made elsewhere (1 s).
 	ReloadInterval time.Duration
-	Logger         *slog.Logger
+	// CredentialRotation is the age at which agent credentials rotate by
+	// themselves (DefaultCredentialRotation when 0, never when negative);
+	// CredentialOverlap is how long a replaced one keeps working after its
+	// successor's first use (DefaultCredentialOverlap when 0). See rotation.go.
+	CredentialRotation time.Duration
+	CredentialOverlap  time.Duration
+	Logger             *slog.Logger
 }
 
 // Service is the fleet service. Create it with New, then Run it.
@@ -54,18 +60,23 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	events *hub
+	ver    *versionState // version skew policy (versions.go); nil: off
 
 	started time.Time
 
-	mu       sync.Mutex
-	live     map[int64]*liveMember // by member ID
-	agents   map[string]int64      // agent token hash -> member ID
-	admins   map[string]adminEntry // admin token hash -> cached lookup
-	pending  map[int64]*store.HeartbeatUpdate
-	samples  []store.Sample
-	jobWake  map[int64]chan struct{}
-	jobEnded []func(api.Job) // OnJobEnd callbacks; under mu
-	watchers []func(Change)
+	mu     sync.Mutex
+	live   map[int64]*liveMember // by member ID
+	agents map[string]int64      // agent token hash -> member ID
+	admins map[string]adminEntry // admin token hash -> cached lookup
+	// refusedCreds remembers agent credentials that do not work, lookups
+	// bounds the store lookups of unknown ones (see agentauth.go).
+	refusedCreds map[string]*refusal
+	lookups      lookupBucket
+	pending      map[int64]*store.HeartbeatUpdate
+	samples      []store.Sample
+	jobWake      map[int64]chan struct{}
+	jobEnded     []func(api.Job) // OnJobEnd callbacks; under mu
+	watchers     []func(Change)
 	// lastReload is when members were last read in full.
 	lastReload time.Time
 	gen        uint64 // counts live entries added outside reloads
@@ -111,15 +122,16 @@ func New(st *store.Store, cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		st:      st,
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "fleet"),
-		now:     cfg.Now,
-		live:    map[int64]*liveMember{},
-		agents:  map[string]int64{},
-		admins:  map[string]adminEntry{},
-		pending: map[int64]*store.HeartbeatUpdate{},
-		jobWake: map[int64]chan struct{}{},
+		st:           st,
+		cfg:          cfg,
+		log:          cfg.Logger.With("component", "fleet"),
+		now:          cfg.Now,
+		live:         map[int64]*liveMember{},
+		agents:       map[string]int64{},
+		admins:       map[string]adminEntry{},
+		refusedCreds: map[string]*refusal{},
+		pending:      map[int64]*store.HeartbeatUpdate{},
+		jobWake:      map[int64]chan struct{}{},
 	}
 	s.events = newHub(st, s.now)
 	return s
@@ -158,6 +170,7 @@ func (s *Service) Run(ctx context.Context) error {
 	reload := time.NewTicker(s.cfg.ReloadInterval)
 	leases := time.NewTicker(5 * time.Second)
 	prune := time.NewTicker(time.Hour)
+	retire := time.NewTicker(time.Minute)
 	transitions := make(chan []Change, 4096)
 	s.mu.Lock()
 	s.transitions = transitions
@@ -180,6 +193,7 @@ func (s *Service) Run(ctx context.Context) error {
 		reload.Stop()
 		leases.Stop()
 		prune.Stop()
+		retire.Stop()
 	}()
 	for {
 		select {
@@ -215,6 +229,10 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-leases.C:
 			if !s.leasesHeld(s.now()) {
 				s.expireLeases(ctx)
+			}
+		case <-retire.C:
+			if _, err := s.st.RetireExpiredCredentials(ctx, s.now()); err != nil {
+				s.log.Warn("retire rotated-out agent credentials", "err", err)
 			}
 		case <-prune.C:
 			if _, err := s.st.PruneSamples(ctx, sampleEvery, s.now().Add(-sampleRetention)); err != nil {

@@ -44,6 +44,7 @@ type liveMember struct {
 	allowed   []string
 	refused   int
 	refusedAt time.Time
+	cred      credState
 }
 
 // Evaluate is the one rule that turns a member's heartbeat age into its
@@ -201,9 +202,7 @@ func (s *Service) reload(ctx context.Context) error {
 			l.interval = DefaultHeartbeatInterval
 		}
 		l.timeout = timeoutFor(timeouts[m.PoolID], l.interval)
-		if m.TokenHash != "" {
-			s.agents[m.TokenHash] = m.ID
-		}
+		s.setCredLocked(l, m.Credential, m.TokenHash)
 	}
 	for id, l := range s.live {
 		if !seen[id] && l.born <= startGen {

@@ -54,6 +54,9 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 	if err := ValidateHeartbeat(&hb); err != nil {
 		return api.HeartbeatReply{}, err
 	}
+	if err := s.gateVersion(ctx, a, hb.AgentVersion); err != nil {
+		return api.HeartbeatReply{}, err // the version skew policy refuses it (versions.go)
+	}
 	s.mu.Lock()
 	l := s.live[a.MemberID]
 	s.mu.Unlock()
@@ -104,8 +107,12 @@ func (s *Service) Heartbeat(ctx context.Context, a Agent, hb api.Heartbeat) (api
 		changes = append(changes, s.transitionLocked(l, st, now))
 	}
 	reply := api.HeartbeatReply{Status: l.status, ServerTime: now.UTC(), JobsPending: l.jobsPending, SendFacts: sendFacts}
+	s.fillReply(&reply)
 	async := s.transitions
 	s.mu.Unlock()
+	if hb.Protocol >= 3 {
+		reply.NewCredential = s.offerCredential(ctx, l, now)
+	}
 	if len(changes) > 0 {
 		// The state changed in memory already; writing the transition and
 		// its event need not hold up the agent's answer.

@@ -27,6 +27,7 @@ type Member struct {
 	Status            string
 	Enrolled          bool
 	TokenHash         string
+	Credential        Credential
 	HeartbeatInterval time.Duration
 	LastHeartbeatAt   *time.Time
 	HealthySince      *time.Time
@@ -40,7 +41,9 @@ type Member struct {
 
 const memberCols = `m.id, m.pool_id, p.name, m.name, m.address, m.allowed_cidrs, m.probe_url, m.location, m.role,
 	m.priority, m.shell_enabled, m.status, m.enrolled, m.agent_token_hash, m.heartbeat_interval_ms,
-	m.last_heartbeat_at, m.healthy_since, m.agent_version, m.facts, m.stack, m.metrics, m.created_at, m.updated_at`
+	m.last_heartbeat_at, m.healthy_since, m.agent_version, m.facts, m.stack, m.metrics, m.created_at, m.updated_at,
+	m.agent_token_next_hash, m.agent_token_next_at, m.agent_token_prev_hash, m.agent_token_prev_until,
+	m.credential_issued_at, m.rotate_requested`
 
 const memberFrom = ` FROM members m JOIN pools p ON p.id = m.pool_id `
 
@@ -51,10 +54,13 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 		token, metrics           sql.NullString
 		interval, created, upd   int64
 		last, healthySince       sql.NullInt64
+		next, prev               sql.NullString
+		nextAt, prevUntil, iss   sql.NullInt64
 	)
 	err := row.Scan(&m.ID, &m.PoolID, &m.Pool, &m.Name, &m.Address, &cidrs, &m.ProbeURL, &loc, &m.Role,
 		&m.Priority, &m.ShellEnabled, &m.Status, &m.Enrolled, &token, &interval,
-		&last, &healthySince, &m.AgentVersion, &facts, &stack, &metrics, &created, &upd)
+		&last, &healthySince, &m.AgentVersion, &facts, &stack, &metrics, &created, &upd,
+		&next, &nextAt, &prev, &prevUntil, &iss, &m.Credential.RotateRequested)
 	if err != nil {
 		return m, err
 	}
@@ -69,6 +75,9 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 		}
 	}
 	m.TokenHash = token.String
+	m.Credential.NextHash, m.Credential.NextAt = next.String, fromNullMs(nextAt)
+	m.Credential.PrevHash, m.Credential.PrevUntil = prev.String, fromNullMs(prevUntil)
+	m.Credential.IssuedAt = fromNullMs(iss)
 	m.HeartbeatInterval = time.Duration(interval) * time.Millisecond
 	m.LastHeartbeatAt = fromNullMs(last)
 	m.HealthySince = fromNullMs(healthySince)
@@ -123,23 +132,12 @@ func (s *Store) GetMemberByID(ctx context.Context, id int64) (Member, error) {
 	return m, classify(err, fmt.Sprintf("member %d", id))
 }
 
-// MemberByToken returns the member whose agent credential hashes to hash.
+// MemberByToken returns the member whose agent credential hashes to hash:
+// its current one, the next one of a rotation, or the previous one still in
+// its overlap (compare hash with the member's fields to tell which).
 func (s *Store) MemberByToken(ctx context.Context, hash string) (Member, error) {
-	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.agent_token_hash = $1`, hash))
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+memberFrom+`WHERE m.agent_token_hash = $1 OR m.agent_token_next_hash = $1 OR m.agent_token_prev_hash = $1`, hash))
 	return m, classify(err, "agent credential")
-}
-
-// RemovedAgent reports whether hash belonged to an agent whose member was
-// removed, and which.
-func (s *Store) RemovedAgent(ctx context.Context, hash string) (pool, member string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT pool, member FROM removed_agents WHERE token_hash = $1`, hash).Scan(&pool, &member)
-	if err == sql.ErrNoRows {
-		return "", "", false, nil
-	}
-	if err != nil {
-		return "", "", false, fmt.Errorf("look up removed agent: %w", err)
-	}
-	return pool, member, true, nil
 }
 
 // ListMembers returns the members of a pool (all pools when poolID is 0),
@@ -194,38 +192,34 @@ func (s *Store) DeleteMember(ctx context.Context, id int64, now time.Time) error
 	})
 }
 
-// tombstoneMembers remembers the agent tokens of the members matched by
-// where (with one argument) and returns their names.
+// tombstoneMembers remembers every agent credential (current, next and
+// previous) of the members matched by where (with one argument) as removed,
+// and returns their names.
 func tombstoneMembers(ctx context.Context, tx *sql.Tx, where string, arg any, now time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT m.name, p.name, m.agent_token_hash FROM members m JOIN pools p ON p.id = m.pool_id WHERE m.`+where+` ORDER BY m.name`, arg)
+	rows, err := tx.QueryContext(ctx, `SELECT m.id, m.name FROM members m WHERE m.`+where+` ORDER BY m.name`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("find members to remove: %w", err)
 	}
-	type tomb struct{ member, pool, hash string }
 	var (
 		names []string
-		tombs []tomb
+		ids   []int64
 	)
 	for rows.Next() {
-		var name, pool string
-		var hash sql.NullString
-		if err := rows.Scan(&name, &pool, &hash); err != nil {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		names = append(names, name)
-		if hash.Valid {
-			tombs = append(tombs, tomb{name, pool, hash.String})
-		}
+		names, ids = append(names, name), append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for _, t := range tombs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO removed_agents (token_hash, pool, member, removed_at) VALUES ($1,$2,$3,$4)`,
-			t.hash, t.pool, t.member, ms(now)); err != nil {
-			return nil, fmt.Errorf("remember removed agent %s: %w", t.member, err)
+	for _, id := range ids {
+		if err := retireCredentials(ctx, tx, id, ReasonRemoved, now); err != nil {
+			return nil, err
 		}
 	}
 	return names, nil

@@ -80,18 +80,16 @@ func (s *Store) Enroll(ctx context.Context, secretHash, tokenHash, from string, 
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Forbidden, "enrolment secret was already used")
 		}
-		if m.TokenHash != "" {
-			// Re-enrolment: the previous credential stops working.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO removed_agents (token_hash, pool, member, removed_at) VALUES ($1,$2,$3,$4)`,
-				m.TokenHash, m.Pool, m.Name, ms(now)); err != nil {
-				return fmt.Errorf("retire previous agent credential: %w", err)
-			}
+		// Re-enrolment: every previous credential stops working.
+		if err := retireCredentials(ctx, tx, m.ID, ReasonReenrolled, now); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE members SET agent_token_hash=$1, enrolled=TRUE, updated_at=$2 WHERE id=$3`,
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET agent_token_hash=$1, credential_issued_at=$2, enrolled=TRUE, updated_at=$2 WHERE id=$3`,
 			tokenHash, ms(now), m.ID); err != nil {
 			return classify(err, "agent credential")
 		}
 		m.TokenHash, m.Enrolled = tokenHash, true
+		m.Credential = Credential{IssuedAt: &now}
 		return nil
 	})
 	return m, err

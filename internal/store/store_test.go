@@ -89,9 +89,9 @@ func TestPoolsAndMembers(t *testing.T) {
 		if err != nil || len(removed) != 1 || removed[0] != "node1" {
 			t.Fatalf("got %v, %v; want [node1]", removed, err)
 		}
-		pool, member, ok, err := st.RemovedAgent(ctx, "tok1")
-		if err != nil || !ok || pool != "web" || member != "node1" {
-			t.Fatalf("removed agent: got %s/%s %v %v", pool, member, ok, err)
+		r, ok, err := st.RemovedAgent(ctx, "tok1")
+		if err != nil || !ok || r.Pool != "web" || r.Member != "node1" || r.Reason != store.ReasonRemoved {
+			t.Fatalf("removed agent: got %+v %v %v", r, ok, err)
 		}
 		_, err = st.MemberByToken(ctx, "tok1")
 		wantKind(t, err, apperr.NotFound)
@@ -153,8 +153,8 @@ func TestEnrollOnceOnly(t *testing.T) {
 		if _, err := st.Enroll(ctx, "second", "tok-new", "127.0.0.1", t0, nil, allow); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok, _ := st.RemovedAgent(ctx, old); !ok {
-			t.Fatalf("old credential %s not retired", old)
+		if r, ok, _ := st.RemovedAgent(ctx, old); !ok || r.Reason != store.ReasonReenrolled {
+			t.Fatalf("old credential %s not retired as re-enrolled: %+v %v", old, r, ok)
 		}
 	})
 }
