@@ -99,6 +99,9 @@ func docPath(p string) string { return strings.ReplaceAll(p, "...}", "}") }
 // content describes a body of the example type v: raw bytes for octets,
 // else JSON.
 func (g *schemaGen) content(v any) map[string]any {
+	if _, ok := v.(plainText); ok {
+		return map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+	}
 	if _, ok := v.(octets); ok {
 		return map[string]any{"application/octet-stream": map[string]any{
 			"schema": map[string]any{"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}}}

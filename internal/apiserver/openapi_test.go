@@ -16,6 +16,10 @@ import (
 // exercisedRoutes are the operations this package's tests call; each must
 // be described by the OpenAPI document.
 var exercisedRoutes = []string{
+	"GET /api/v1/agent/releases",
+	"GET /api/v1/agent/releases/SHA256SUMS",
+	"GET /api/v1/agent/releases/{os}/{arch}",
+	"GET /api/v1/agent/install.sh",
 	"GET /api/v1/health",
 	"GET /api/v1/openapi.json",
 	"GET /api/v1/pools",

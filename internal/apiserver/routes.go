@@ -43,6 +43,9 @@ func (s *Server) routeTable() []route {
 		{"PATCH", v + "/pools/{pool}/members/{member}", authAdmin, "Change a member", api.MemberUpdate{}, api.Member{}, 0, s.updateMember},
 		{"DELETE", v + "/pools/{pool}/members/{member}", authAdmin, "Remove a member (its agent is told to stop)", nil, nil, 204, s.removeMember},
 		{"POST", v + "/pools/{pool}/members/{member}/enrollment-secret", authAdmin, "Replace a member's enrolment secret", api.SecretCreate{}, api.MemberAdded{}, 201, s.newSecret},
+		{"POST", v + "/pools/{pool}/members/{member}/rotate-credential", authAdmin, "Rotate a member's agent credential at its next heartbeat", nil, api.CredentialRotation{}, 0, s.rotateCredential},
+		{"POST", v + "/pools/{pool}/rotate-credentials", authAdmin, "Rotate the agent credentials of every enrolled member of a pool", nil, api.CredentialRotation{}, 0, s.rotateCredential},
+		{"POST", v + "/pools/{pool}/members/{member}/revoke-credential", authAdmin, "Revoke a member's agent credential at once (its agent must enrol again)", api.CredentialRevoke{}, nil, 204, s.revokeCredential},
 		{"POST", v + "/pools/{pool}/members/{member}/make-active", authAdmin, "Point the pool's failover record at this member", api.MakeActive{}, api.Pool{}, 0, s.makeActive},
 		{"GET", v + "/pools/{pool}/members/{member}/jobs", authAdmin, "List a member's jobs", nil, api.List[api.Job]{}, 0, s.listJobs},
 		{"POST", v + "/pools/{pool}/members/{member}/jobs", authAdmin, "Queue a job for a member's agent", api.JobCreate{}, api.Job{}, 201, s.createJob},
@@ -93,6 +96,10 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/agent/objects/{key...}", authAgent, "Read an object (raw body)", nil, octets{}, 0, s.getObject},
 		{"DELETE", v + "/agent/objects/{key...}", authAgent, "Delete an object", nil, nil, 204, s.deleteObject},
 		{"POST", v + "/agent/objects-batch", authAgent, "Store many small objects in one request (frames of key and data, see api.AppendObjectFrame)", octets{}, nil, 204, s.putObjects},
+		{"GET", v + "/agent/releases", authNone, "The agent binaries this server offers (rate limited per source)", nil, api.AgentReleases{}, 0, s.listReleases},
+		{"GET", v + "/agent/releases/SHA256SUMS", authNone, "The agent binaries' SHA-256 sums in sha256sum format", nil, plainText{}, 0, s.releaseSums},
+		{"GET", v + "/agent/releases/{os}/{arch}", authNone, "Download an agent binary (Range and If-None-Match; X-Poolctl-Sha256 header)", nil, octets{}, 0, s.agentBinary},
+		{"GET", v + "/agent/install.sh", authNone, "The agent install script (also at /install.sh)", nil, plainText{}, 0, s.installScript},
 		{"GET", v + "/agent/protections/{id}/key", authAgent, "The chunk key of a protection this member replicates", nil, api.ChunkKey{}, 0, s.chunkKey},
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/release"
 )
 
 // Body size limits.
@@ -62,6 +63,9 @@ type Deps struct {
 	Protections Protections
 	Logger      *slog.Logger
 	Version     string
+	// Releases are the agent binaries offered for download (and the TLS
+	// pin the install script uses); nil: the release routes answer 503.
+	Releases *release.Catalog
 	// TrustedProxies are the direct peers (load balancers, NAT gateways)
 	// whose X-Forwarded-For header names the real source of a request;
 	// from anyone else the header is ignored.
@@ -75,6 +79,8 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []route
 
+	relLimit *releaseLimiter // agent_release.go
+
 	openapiOnce sync.Once
 	openapiDoc  []byte
 }
@@ -84,7 +90,7 @@ func New(d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{d: d, log: d.Logger.With("component", "api"), mux: http.NewServeMux()}
+	s := &Server{d: d, log: d.Logger.With("component", "api"), mux: http.NewServeMux(), relLimit: newReleaseLimiter(nil)}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))

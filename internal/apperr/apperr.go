@@ -36,8 +36,16 @@ var (
 	TooLarge     = &Kind{"too_large", 413}   // the request body is too large
 	Unavailable  = &Kind{"unavailable", 503} // try again later
 
+	// TooManyRequests: a rate limit refused the request (429).
+	TooManyRequests = &Kind{"too_many_requests", 429}
+
 	// LengthRequired: a raw upload came without a Content-Length.
 	LengthRequired = &Kind{"length_required", 411}
+
+	// AgentTooOld and AgentTooNew: the agent's version is outside the
+	// server's version skew policy (docs/agents.md, "Versions").
+	AgentTooOld = &Kind{"agent_too_old", 426}
+	AgentTooNew = &Kind{"agent_too_new", 409}
 )
 
 // Status maps err to an HTTP status and code: its kind's, 499 for a
@@ -87,7 +95,7 @@ func KindOf(err error) *Kind {
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	for _, k := range []*Kind{Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, TooLarge, LengthRequired, Unavailable} {
+	for _, k := range []*Kind{Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, TooLarge, LengthRequired, Unavailable, AgentTooOld, AgentTooNew} {
 		if errors.Is(err, k) {
 			return k
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/poolctl/poolctl/internal/apiserver"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/release"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/tlsutil"
 	"github.com/poolctl/poolctl/internal/web"
@@ -38,8 +39,13 @@ type ServerOptions struct {
 	// X-Forwarded-For names the real source of agent requests.
 	TrustedProxies []string
 	Replication    ReplicationOptions
+	// AgentBinaries is a directory of extra agent binaries to offer,
+	// poolctl-<os>-<arch> (see internal/release).
+	AgentBinaries string
 	// Ready, when set, receives the running server once it listens.
 	Ready func(*RunningServer)
+
+	releases *release.Catalog // loaded by RunServer, for the API and the dashboard
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -77,6 +83,7 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringVar(&o.Replication.Objects, "objects", "", "object storage for replication: a directory (default DATA/objects) or s3://ACCESS:SECRET@HOST:PORT/BUCKET[/PREFIX][?tls=true&region=R]")
 	f.StringVar(&o.Replication.MasterKey, "master-key-file", "", "file holding the key that seals the pools' chunk keys (default DATA/master.key; replicas sharing a database must share it)")
 	f.IntVar(&o.Replication.Concurrency, "replication-concurrency", 2, "replication runs in progress at once, fleet-wide")
+	f.StringVar(&o.AgentBinaries, "agent-binaries", "", "directory of extra agent binaries to offer for download, named poolctl-<os>-<arch> (the server always offers its own executable)")
 	f.StringVar(&o.Replication.Hours, "replication-hours", "", "UTC hours in which scheduled replication runs may start, e.g. 1-6 (default: any hour)")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
@@ -158,6 +165,11 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		}
 	}
 
+	if o.releases, err = loadReleases(o, tlsMat, log); err != nil {
+		return err
+	}
+	defer o.releases.Close()
+
 	adminToken, err := loadOrCreateAdminToken(filepath.Join(o.Data, "admin.token"))
 	if err != nil {
 		return err
@@ -189,9 +201,10 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
 	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Protections: eng.protection, Logger: log, Version: Version,
-		TrustedProxies: proxies})
+		TrustedProxies: proxies, Releases: o.releases})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
+	mux.Handle("GET /install.sh", apiSrv.InstallScript())
 	mux.Handle("/", eng.web(apiSrv))
 
 	ln, err := net.Listen("tcp", o.Listen)

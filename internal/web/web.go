@@ -21,6 +21,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/release"
 	"github.com/poolctl/poolctl/internal/store"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Version string
+	// Releases are the agent binaries the server offers; the member pages
+	// print the one-line install command with its TLS pin. nil: they print
+	// the manual enrol commands only.
+	Releases *release.Catalog
 }
 
 // Handler is the dashboard's http.Handler. Create it with New.
