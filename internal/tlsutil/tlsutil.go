@@ -42,7 +42,9 @@ func Fingerprint(der []byte) string {
 // server.pem, server.key), creating what is missing. hosts are added to the
 // server certificate's names besides localhost and loopback addresses; when
 // they change, the server certificate is re-issued by the same CA, so
-// agents' pins stay valid.
+// agents' pins stay valid. A re-issued certificate keeps the server's key
+// (server.key), so that a pin of the public key (the install command's
+// curl --pinnedpubkey) stays valid too.
 func LoadOrCreate(dir string, hosts []string) (*Material, error) {
 	caCert, caKey, caPEM, err := loadOrCreateCA(dir)
 	if err != nil {
@@ -148,9 +150,11 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, e
 }
 
 func issueServer(ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []string, certPath, keyPath string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := existingKey(keyPath)
 	if err != nil {
-		return err
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return err
+		}
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -179,6 +183,19 @@ func issueServer(ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []string, 
 		return err
 	}
 	return writeFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// existingKey reads the server key a previous certificate was issued for.
+func existingKey(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s is not PEM", path)
+	}
+	return x509.ParseECPrivateKey(blk.Bytes)
 }
 
 func serial() *big.Int {
