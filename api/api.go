@@ -155,6 +155,13 @@ type CredentialRotation struct {
 	Members []string `json:"members"`
 }
 
+// CredentialRevoke is the body of POST .../members/{member}/revoke-credential.
+type CredentialRevoke struct {
+	// Force revokes the credential of the pool's active member, whose
+	// heartbeats then stop: it turns down and the pool fails over.
+	Force bool `json:"force,omitempty"`
+}
+
 // MemberCreate is the body of POST /api/v1/pools/{pool}/members.
 type MemberCreate struct {
 	Name         string   `json:"name"`

@@ -115,6 +115,9 @@ type Agent struct {
 	handlers map[string]Handler
 	running  jobSet      // jobs this process runs, reported in heartbeats
 	repl     *replicator // nil without Config.Accounts
+	upd      *updater    // self-update (update.go)
+	// keyWarned: a different release key offered was logged; under stateMu.
+	keyWarned bool
 
 	detectMu  sync.Mutex                       // serialises facts and stack detection
 	updates   struct{ pending, security *int } // last update counts; under detectMu
@@ -208,6 +211,7 @@ func newAgent(cfg Config, st *State, srv apiClient) *Agent {
 	s := newSampler()
 	a.probes = probes{metrics: s.sample, facts: detectFacts, stack: d.stack, updates: d.updates, procs: listProcs}
 	a.registerBuiltins()
+	a.registerUpdate()
 	a.registerReplication()
 	return a
 }
@@ -255,6 +259,8 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// Facts are quick to read: have them for the first beat.
 	a.refreshFacts(ctx)
+	// This process may be the new binary of an update (update.go).
+	a.resumeUpdate()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { a.detectLoop(ctx) })

@@ -30,6 +30,7 @@ type fakeClient struct {
 	logCalls map[int64]int
 	logErr   func(call int) error
 	results  map[int64]api.JobResult
+	tokens   []string // credentials set by rotations, in order
 
 	// The agent object API: objects by key, the chunk key of every
 	// protection, request counts, and a hook that may fail (or delay) a
@@ -39,6 +40,9 @@ type fakeClient struct {
 	puts     int
 	gets     int
 	objHook  func(op, key string) error
+	// objWait, when set, runs after objHook with the request's context
+	// (a test blocks a request there until the job is cancelled).
+	objWait func(ctx context.Context, op, key string) error
 }
 
 type attempt struct {
@@ -84,6 +88,12 @@ func (f *fakeClient) Heartbeat(ctx context.Context, hb api.Heartbeat) (api.Heart
 	return api.HeartbeatReply{Status: api.StatusHealthy}, nil
 }
 
+func (f *fakeClient) SetToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokens = append(f.tokens, token)
+}
+
 func (f *fakeClient) NextJob(ctx context.Context, wait time.Duration) (*api.Job, error) {
 	f.mu.Lock()
 	f.polls++
@@ -127,18 +137,23 @@ func (f *fakeClient) FinishJob(ctx context.Context, id int64, res api.JobResult)
 	return nil
 }
 
-func (f *fakeClient) hook(op, key string) error {
+func (f *fakeClient) hook(ctx context.Context, op, key string) error {
 	f.mu.Lock()
-	h := f.objHook
+	h, w := f.objHook, f.objWait
 	f.mu.Unlock()
 	if h != nil {
-		return h(op, key)
+		if err := h(op, key); err != nil {
+			return err
+		}
+	}
+	if w != nil {
+		return w(ctx, op, key)
 	}
 	return nil
 }
 
 func (f *fakeClient) PutObject(ctx context.Context, key string, data []byte) error {
-	if err := f.hook("put", key); err != nil {
+	if err := f.hook(ctx, "put", key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -161,7 +176,7 @@ func (f *fakeClient) PutObjects(ctx context.Context, objs []api.Object) error {
 }
 
 func (f *fakeClient) GetObject(ctx context.Context, key string) ([]byte, error) {
-	if err := f.hook("get", key); err != nil {
+	if err := f.hook(ctx, "get", key); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -178,7 +193,7 @@ func (f *fakeClient) GetObject(ctx context.Context, key string) ([]byte, error) 
 }
 
 func (f *fakeClient) ListObjects(ctx context.Context, prefix string, fn func(api.ObjectInfo) error) error {
-	if err := f.hook("list", prefix); err != nil {
+	if err := f.hook(ctx, "list", prefix); err != nil {
 		return err
 	}
 	f.mu.Lock()

@@ -110,6 +110,7 @@ func (a *Agent) beat(ctx context.Context) error {
 	if reply.SendFacts {
 		a.snap.requestResend()
 	}
+	a.afterBeat(ctx, reply) // release key pinning, completing an update (update.go)
 	if reply.NewCredential != "" {
 		a.takeCredential(reply.NewCredential)
 	}

@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/client"
 )
 
 const (
@@ -89,11 +92,26 @@ func (a *Agent) jobLoop(ctx context.Context) error {
 	}
 }
 
+// jobCheckEvery is how long a job's log stream may stay silent: then an
+// empty batch renews the job's lease and, answered 410, tells the agent
+// that the server cancelled the job (or gave it to another process).
+const jobCheckEvery = 5 * time.Second
+
+// errJobCancelled is the cause of a job handler's context once the server
+// answered 410 Gone to the job's log lines or result: the job was
+// cancelled (for a restore, e.g. because the account's DNS was cut to this
+// member, which now serves the live copy) or handed to another process.
+var errJobCancelled = errors.New("the server no longer runs this job (it was cancelled)")
+
 // runJob runs one job through its handler, streams its log and reports
-// its result.
+// its result. The handler's context ends, with errJobCancelled as its
+// cause, as soon as the server answers 410 to the job's log or result, so
+// that every handler stops a job the server cancelled.
 func (a *Agent) runJob(ctx context.Context, job api.Job, log *slog.Logger) {
 	log.Info("job started")
-	jl := a.newJobLog(job.ID, log)
+	hctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jl := a.newJobLog(job.ID, log, cancel)
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
@@ -101,8 +119,19 @@ func (a *Agent) runJob(ctx context.Context, job api.Job, log *slog.Logger) {
 	}()
 
 	var res api.JobResult
-	result, err := a.callHandler(ctx, job, jl.add)
-	if ctx.Err() != nil && err != nil {
+	result, err := a.callHandler(hctx, job, jl.add)
+	if rs := restartOf(err); rs != nil {
+		// agent.update put a new binary in place (update.go).
+		jl.close()
+		<-flushed
+		a.restartInto(ctx, job, rs, log)
+		return
+	}
+	cancelled := errors.Is(context.Cause(hctx), errJobCancelled)
+	switch {
+	case cancelled && err != nil && !errors.Is(err, errJobCancelled):
+		err = fmt.Errorf("%w: %w", context.Cause(hctx), err)
+	case ctx.Err() != nil && err != nil:
 		err = fmt.Errorf("agent stopping: %w", err)
 	}
 	if result != nil {
@@ -120,7 +149,12 @@ func (a *Agent) runJob(ctx context.Context, job api.Job, log *slog.Logger) {
 	}
 	jl.close()
 	<-flushed
-	a.finish(ctx, job.ID, res, log)
+	if cancelled {
+		// The server ended the job already and takes no result for it.
+		log.Info("job stopped: the server cancelled it", "err", res.Error)
+		return
+	}
+	a.finish(ctx, job.ID, res, log, cancel)
 	if res.OK {
 		log.Info("job succeeded")
 	} else {
@@ -144,14 +178,20 @@ func (a *Agent) callHandler(ctx context.Context, job api.Job, logf func(string))
 }
 
 // finish reports a job's result, retrying through an outage. When the agent
-// is stopping it still makes one short attempt.
-func (a *Agent) finish(ctx context.Context, id int64, res api.JobResult, log *slog.Logger) {
+// is stopping it still makes one short attempt. A 410 answer (the job was
+// cancelled meanwhile) cancels the job's context with errJobCancelled.
+func (a *Agent) finish(ctx context.Context, id int64, res api.JobResult, log *slog.Logger, gone context.CancelCauseFunc) {
 	bo := &backoff{min: a.backoffMin, max: a.backoffMax, rand: a.rand}
 	for attempt := 1; ; attempt++ {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		err := a.srv.FinishJob(fctx, id, res)
 		cancel()
 		if err == nil {
+			return
+		}
+		if client.StatusOf(err) == http.StatusGone {
+			gone(fmt.Errorf("%w: %v", errJobCancelled, err))
+			log.Info("job result not taken: the server cancelled the job", "err", err)
 			return
 		}
 		if classify(err) != failTransient || ctx.Err() != nil || attempt == finishAttempts {
@@ -168,12 +208,15 @@ func (a *Agent) finish(ctx context.Context, id int64, res api.JobResult, log *sl
 // jobLog batches a job's log lines into AppendJobLog calls: every
 // logFlushEvery, or as soon as logFlushLines are waiting. While the server is
 // unreachable it keeps up to maxLogBuffered lines, dropping the oldest.
-// When the job prints nothing for leaseKeepalive it sends an empty batch,
-// which renews the job's lease.
+// When the job prints nothing for leaseKeepalive (at most jobCheckEvery)
+// it sends an empty batch, which renews the job's lease. A 410 answer
+// calls gone with errJobCancelled and ends the stream: the server takes
+// no more lines for the job.
 type jobLog struct {
 	a    *Agent
 	id   int64
 	log  *slog.Logger
+	gone context.CancelCauseFunc
 	mu   sync.Mutex
 	buf  []string
 	drop int
@@ -181,8 +224,8 @@ type jobLog struct {
 	done chan struct{}
 }
 
-func (a *Agent) newJobLog(id int64, log *slog.Logger) *jobLog {
-	return &jobLog{a: a, id: id, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func (a *Agent) newJobLog(id int64, log *slog.Logger, gone context.CancelCauseFunc) *jobLog {
+	return &jobLog{a: a, id: id, log: log, gone: gone, kick: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // add queues line (split at newlines); safe for concurrent use.
@@ -242,17 +285,21 @@ func (l *jobLog) pending() bool {
 // close ends the job's log; flushLoop sends what is left and returns.
 func (l *jobLog) close() { close(l.done) }
 
-// flushLoop sends batches until close; then it sends the rest.
+// flushLoop sends batches until close; then it sends the rest. It returns
+// at once when the server answers 410 (the job no longer runs there).
 func (l *jobLog) flushLoop(ctx context.Context) {
 	t := time.NewTicker(l.a.logFlushEvery)
 	defer t.Stop()
+	quiet := min(l.a.leaseKeepalive, jobCheckEvery)
 	last := time.Now()
 	for {
 		select {
 		case <-l.done:
 			for l.pending() {
 				if err := l.send(context.WithoutCancel(ctx), l.take()); err != nil {
-					l.log.Warn("send job log", "err", err)
+					if !l.cancelled(err) {
+						l.log.Warn("send job log", "err", err)
+					}
 					return
 				}
 			}
@@ -260,13 +307,16 @@ func (l *jobLog) flushLoop(ctx context.Context) {
 		case <-t.C:
 		case <-l.kick:
 		}
-		if !l.pending() && time.Since(last) < l.a.leaseKeepalive {
+		if !l.pending() && time.Since(last) < quiet {
 			continue
 		}
 		for {
 			batch := l.take()
 			err := l.send(ctx, batch)
 			last = time.Now()
+			if l.cancelled(err) {
+				return
+			}
 			if err != nil {
 				if classify(err) == failRequest {
 					if len(batch) == 0 {
@@ -283,6 +333,20 @@ func (l *jobLog) flushLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// cancelled reports whether err is the server's 410 for the job, and then
+// cancels the job's handler and drops what is left of its log.
+func (l *jobLog) cancelled(err error) bool {
+	if client.StatusOf(err) != http.StatusGone {
+		return false
+	}
+	l.gone(fmt.Errorf("%w: %v", errJobCancelled, err))
+	l.mu.Lock()
+	l.buf, l.drop = nil, 0
+	l.mu.Unlock()
+	l.log.Info("the server cancelled the job: stopping it", "err", err)
+	return true
 }
 
 // send posts one batch (an empty one renews the lease).

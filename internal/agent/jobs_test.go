@@ -63,7 +63,7 @@ func TestJobsRun(t *testing.T) {
 			errLike string
 		}{
 			{1, true, `{"n":120}`, ""},
-			{2, false, "", `unknown job kind "no.such.kind": this agent runs facts.refresh, probe.check, service.status, shell.exec, test.echo, test.fail, test.panic`},
+			{2, false, "", `unknown job kind "no.such.kind": this agent runs agent.update, facts.refresh, probe.check, service.status, shell.exec, test.echo, test.fail, test.panic`},
 			{3, false, "", `job handler "test.panic" panicked: boom`},
 			{4, false, `{"done":1}`, "disk full"},
 			{5, false, "", "shell.exec is disabled on this server"},

@@ -44,9 +44,9 @@ import (
 // a reader needs nothing but the key to check it.
 
 // objectClient is the part of the API client that replication uses.
-// AppendJobLog is how a restore learns that the server cancelled its job:
-// an empty batch renews the job's lease and is answered 410 once the job
-// does not run on the server any more.
+// AppendJobLog is how a restore asks, right before its swap, whether the
+// server still runs its job: an empty batch renews the job's lease and is
+// answered 410 once the job does not run on the server any more.
 type objectClient interface {
 	AppendJobLog(ctx context.Context, id int64, lines []string) error
 	PutObject(ctx context.Context, key string, data []byte) error
@@ -77,9 +77,6 @@ type replicator struct {
 	dataDir  string
 	progress time.Duration // tests shorten it
 	retryMin time.Duration
-	// watchEvery is how often a restore asks the server whether its job
-	// still runs (tests shorten it).
-	watchEvery time.Duration
 
 	mu       sync.Mutex
 	busy     map[int64]string          // protection → the job kind running for it
@@ -144,7 +141,7 @@ func (r *replicator) remember(key string, m *replication.Manifest) {
 
 func newReplicator(srv objectClient, p accounts.Provider, dataDir string) *replicator {
 	return &replicator{srv: srv, accounts: p, dataDir: dataDir, progress: progressEvery,
-		retryMin: 500 * time.Millisecond, watchEvery: jobWatchEvery, busy: map[int64]string{}}
+		retryMin: 500 * time.Millisecond, busy: map[int64]string{}}
 }
 
 // registerReplication adds the account protection job kinds when the agent

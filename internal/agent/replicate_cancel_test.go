@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/replication/replicationtest"
 )
 
@@ -39,20 +41,28 @@ func TestRestoreCancelledByServer(t *testing.T) {
 				return nil
 			}
 			if when == "before the swap" {
-				cancelled.Store(true) // the watch asks every 2 s: too late for this restore
+				cancelled.Store(true) // the job's log asks every 5 s: too late for this restore
+				e.fc.mu.Unlock()
+				_, err = e.restore(t.Context(), s)
 			} else {
-				e.stb.watchEvery = 5 * time.Millisecond
+				// The restore runs as the agent runs jobs: the 410 that
+				// answers its job's log stream ends its context.
 				var gets atomic.Int64
-				e.fc.objHook = func(op, key string) error {
-					if op == "get" && strings.Contains(key, "/chunks/") && gets.Add(1) == 5 {
-						cancelled.Store(true)
-						time.Sleep(100 * time.Millisecond) // the watch notices
+				e.fc.objWait = func(ctx context.Context, op, key string) error {
+					if op != "get" || !strings.Contains(key, "/chunks/") || gets.Add(1) != 5 {
+						return nil
 					}
-					return nil
+					cancelled.Store(true)
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(time.Minute):
+						return errors.New("the job's context did not end after the server answered 410")
+					}
 				}
+				e.fc.mu.Unlock()
+				err = e.runRestoreJob(t, s)
 			}
-			e.fc.mu.Unlock()
-			_, err = e.restore(t.Context(), s)
 			if !errors.Is(err, errJobCancelled) || !strings.Contains(err.Error(), "previous copy was kept") {
 				t.Fatalf("restore of a cancelled job: got %v, want errJobCancelled and the copy kept", err)
 			}
@@ -71,7 +81,7 @@ func TestRestoreCancelledByServer(t *testing.T) {
 			// A job that runs restores as before, asking first.
 			cancelled.Store(false)
 			e.fc.mu.Lock()
-			e.fc.objHook = nil
+			e.fc.objWait = nil
 			e.fc.mu.Unlock()
 			if _, err := e.restore(t.Context(), s); err != nil {
 				t.Fatalf("restore of a running job: %v", err)
@@ -82,4 +92,31 @@ func TestRestoreCancelledByServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runRestoreJob runs the restore of s as an agent runs a job it leased
+// (runJob: log stream, lease renewals every few milliseconds, result) and
+// returns the handler's error. A job the server cancelled reports no
+// result.
+func (e *replEnv) runRestoreJob(t *testing.T, s api.SnapshotResult) error {
+	t.Helper()
+	a, _ := newTestAgent(t, e.fc, Config{})
+	a.leaseKeepalive, a.logFlushEvery = 5*time.Millisecond, time.Millisecond
+	var herr error
+	a.Register(api.KindReplicationRestore, func(ctx context.Context, j api.Job, log func(string)) (any, error) {
+		out, err := e.stb.restore(ctx, j, log)
+		herr = err
+		return out, err
+	})
+	args := api.RestoreArgs{Protection: 1, Run: e.run, Account: s.Account, Prefix: "protections/1/",
+		FilesManifest: s.FilesManifest, DatabasesManifest: s.DatabasesManifest}
+	id := 200 + e.run
+	a.runJob(t.Context(), job(id, api.KindReplicationRestore, args), a.log)
+	e.fc.mu.Lock()
+	res, reported := e.fc.results[id]
+	e.fc.mu.Unlock()
+	if reported && !res.OK {
+		t.Errorf("job %d: result %+v reported for a job the server cancelled", id, res)
+	}
+	return herr
 }

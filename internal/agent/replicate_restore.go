@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -132,46 +131,6 @@ func readLocal(lc localChunk) []byte {
 	return b
 }
 
-// jobWatchEvery is how often a restore asks the server whether its job
-// still runs.
-const jobWatchEvery = 2 * time.Second
-
-// errJobCancelled is the cause of a restore's context once the server
-// answered that its job no longer runs (it was cancelled, e.g. because the
-// account's DNS was cut to this member, which now serves the live copy).
-var errJobCancelled = errors.New("the server no longer runs this job (it was cancelled)")
-
-// watchJob returns ctx, cancelled with errJobCancelled as soon as the
-// server answers that job id no longer runs; it asks every r.watchEvery.
-// Other failures are left to the job's own reports and to confirmRunning.
-func (r *replicator) watchJob(ctx context.Context, id int64) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(r.watchEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if err := r.srv.AppendJobLog(ctx, id, []string{}); client.StatusOf(err) == 410 {
-				cancel(fmt.Errorf("%w: %v", errJobCancelled, err))
-				return
-			}
-		}
-	})
-	return ctx, func() {
-		close(done)
-		wg.Wait()
-		cancel(nil)
-	}
-}
-
 // confirmRunning asks the server, right before a restore swaps a staged
 // copy in, whether its job still runs. The answer must be yes: a job the
 // server cancelled, or a server that cannot be asked, keeps the standby's
@@ -198,20 +157,10 @@ func (r *replicator) confirmRunning(ctx context.Context, id int64, what string, 
 // home, then the database dumps into DATA/replicas/ID/db and from there
 // into MariaDB. Each is staged and swapped in whole; on any failure the
 // standby's previous copy stays as it was. A restore whose job the server
-// cancelled stops (watchJob), and none swaps anything in without asking
-// the server first (confirmRunning): the cancel that a DNS cut to this
-// member sends must not be outrun.
+// cancelled stops (its context ends: see runJob), and none swaps anything
+// in without asking the server first (confirmRunning): the cancel that a
+// DNS cut to this member sends must not be outrun.
 func (r *replicator) restore(ctx context.Context, job api.Job, log func(string)) (any, error) {
-	ctx, stopWatch := r.watchJob(ctx, job.ID)
-	defer stopWatch()
-	out, err := r.restoreJob(ctx, job, log)
-	if err != nil && errors.Is(context.Cause(ctx), errJobCancelled) && !errors.Is(err, errJobCancelled) {
-		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
-	}
-	return out, err
-}
-
-func (r *replicator) restoreJob(ctx context.Context, job api.Job, log func(string)) (any, error) {
 	start := time.Now()
 	var args api.RestoreArgs
 	if err := decodeArgs(job, &args); err != nil {

@@ -89,6 +89,11 @@ type State struct {
 	// HeartbeatInterval is the interval the server suggested at enrolment.
 	HeartbeatInterval api.Duration `json:"heartbeat_interval,omitempty"`
 	EnrolledAt        time.Time    `json:"enrolled_at"`
+	// ReleaseKey is the "ed25519:..." key agent updates must be signed
+	// with, pinned at enrolment (or, for older enrolments, on the first
+	// accepted heartbeat: ReleaseKeyPinned says which).
+	ReleaseKey       string `json:"release_key,omitempty"`
+	ReleaseKeyPinned string `json:"release_key_pinned,omitempty"`
 
 	// Warnings name problems LoadState found that do not stop the agent,
 	// such as a state file readable by other users.
@@ -170,6 +175,10 @@ func Enroll(ctx context.Context, o EnrollOptions) (*State, error) {
 		CAFingerprint:     fp,
 		HeartbeatInterval: resp.HeartbeatInterval,
 		EnrolledAt:        time.Now().UTC().Truncate(time.Second),
+		ReleaseKey:        resp.ReleaseKey,
+	}
+	if st.ReleaseKey != "" {
+		st.ReleaseKeyPinned = "enrolment"
 	}
 	if err := writeStateTo(tmp, path, st); err != nil {
 		return nil, fmt.Errorf("enroll: write %s: %w", path, err)

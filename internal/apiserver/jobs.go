@@ -66,7 +66,15 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.d.Fleet.Enroll(r.Context(), in, from)
+	if err := s.d.Fleet.CheckEnrollVersion(in.AgentVersion); err != nil {
+		return nil, err // before the secret is spent (docs/agents.md, "Versions")
+	}
+	resp, err := s.d.Fleet.Enroll(r.Context(), in, from)
+	if err != nil {
+		return nil, err
+	}
+	s.d.Fleet.FillEnroll(&resp)
+	return resp, nil
 }
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) (any, error) {

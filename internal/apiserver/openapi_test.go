@@ -16,6 +16,13 @@ import (
 // exercisedRoutes are the operations this package's tests call; each must
 // be described by the OpenAPI document.
 var exercisedRoutes = []string{
+	"POST /api/v1/pools/{pool}/members/{member}/rotate-credential",
+	"POST /api/v1/pools/{pool}/rotate-credentials",
+	"POST /api/v1/pools/{pool}/members/{member}/revoke-credential",
+	"POST /api/v1/pools/{pool}/members/{member}/update-agent",
+	"POST /api/v1/pools/{pool}/agent-rollout",
+	"GET /api/v1/pools/{pool}/agent-rollout",
+	"POST /api/v1/pools/{pool}/agent-rollout/cancel",
 	"GET /api/v1/agent/releases",
 	"GET /api/v1/agent/releases/SHA256SUMS",
 	"GET /api/v1/agent/releases/{os}/{arch}",

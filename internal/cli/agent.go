@@ -82,6 +82,32 @@ func newAgentCmd(g *globals) *cobra.Command {
 	ef.BoolVar(&eo.Force, "force", false, "replace an existing enrolment in --data")
 	_ = enroll.MarkFlagRequired("secret")
 	_ = enroll.MarkFlagRequired("data")
-	cmd.AddCommand(enroll)
+	cmd.AddCommand(enroll, agentUpdateWatchCmd(g))
+	return cmd
+}
+
+// agentUpdateWatchCmd is the rollback watchdog a self-update starts from
+// the previous binary (internal/agent/update.go); operators do not run it.
+func agentUpdateWatchCmd(g *globals) *cobra.Command {
+	var o agent.WatchOptions
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:    "update-watch --data DIR",
+		Short:  "Watch a self-update and restore the previous binary unless the new one heartbeats (started by the agent)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(g.stderr, logLevel)
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			o.ServiceManaged = os.Getenv("INVOCATION_ID") != "" // set by systemd for its units
+			return agent.Watch(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.DataDir, "data", "", "agent data directory (required)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }

@@ -85,6 +85,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newUserCmd(g),
 		newAccountCmd(g),
 		newProtectionCmd(g),
+		newReleaseCmd(g),
 	)
 	return root
 }

@@ -15,7 +15,8 @@ import (
 func newMemberCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "member", Short: "Add, list, show, change and remove pool members"}
 	cmd.AddCommand(memberAddCmd(g), memberListCmd(g), memberShowCmd(g), memberUpdateCmd(g),
-		memberRemoveCmd(g), memberSecretCmd(g), memberMakeActiveCmd(g))
+		memberRemoveCmd(g), memberSecretCmd(g), memberMakeActiveCmd(g),
+		memberRotateCredentialCmd(g), memberRevokeCmd(g), memberUpdateAgentCmd(g))
 	return cmd
 }
 
@@ -195,6 +196,7 @@ func printMember(g *globals, m api.Member) error {
 			row(w, "host:", fmt.Sprintf("%s — %s %s, kernel %s, %d CPUs", f.Hostname, f.Platform, f.PlatformVer, f.Kernel, f.CPUCount))
 		}
 		row(w, "agent:", orDash(m.AgentVersion))
+		row(w, "credential:", credentialSummary(m.Credential))
 		row(w, "stack:", stackSummary(m.Stack))
 		if mt := m.Metrics; mt != nil {
 			row(w, "cpu:", fmt.Sprintf("%.1f%%  load %.2f %.2f %.2f", mt.CPUPercent, mt.Load1, mt.Load5, mt.Load15))

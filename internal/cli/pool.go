@@ -12,7 +12,7 @@ import (
 
 func newPoolCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "pool", Short: "Create, list, show, change and delete pools"}
-	cmd.AddCommand(poolCreateCmd(g), poolListCmd(g), poolShowCmd(g), poolUpdateCmd(g), poolDeleteCmd(g), poolAckCmd(g))
+	cmd.AddCommand(poolCreateCmd(g), poolListCmd(g), poolShowCmd(g), poolUpdateCmd(g), poolDeleteCmd(g), poolAckCmd(g), poolUpdateAgentsCmd(g))
 	return cmd
 }
 

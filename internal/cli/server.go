@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apiserver"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/release"
@@ -38,10 +39,18 @@ type ServerOptions struct {
 	// TrustedProxies are CIDRs of load balancers or NAT gateways whose
 	// X-Forwarded-For names the real source of agent requests.
 	TrustedProxies []string
-	Replication    ReplicationOptions
+	// CredentialRotation is the age at which agent credentials rotate (0:
+	// fleet.DefaultCredentialRotation, negative: only on request);
+	// CredentialOverlap how long a replaced one keeps working (0: the default).
+	CredentialRotation time.Duration
+	CredentialOverlap  time.Duration
+	Replication        ReplicationOptions
 	// AgentBinaries is a directory of extra agent binaries to offer,
 	// poolctl-<os>-<arch> (see internal/release).
 	AgentBinaries string
+	// ReleasePublicKey is the file of an offline release public key (from
+	// `poolctl release keygen`); empty: the server signs with its own key.
+	ReleasePublicKey string
 	// Ready, when set, receives the running server once it listens.
 	Ready func(*RunningServer)
 
@@ -62,6 +71,9 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
   poolctl server --data ./data --database postgres://poolctl@db/poolctl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.CredentialRotation == 0 {
+				o.CredentialRotation = -1 // the flag's 0: only on request
+			}
 			return RunServer(cmd.Context(), o, g.stderr)
 		},
 	}
@@ -79,11 +91,14 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
 	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&o.CredentialRotation, "credential-rotation", fleet.DefaultCredentialRotation, "rotate each agent's credential when it is this old (0: only on request)")
+	f.DurationVar(&o.CredentialOverlap, "credential-overlap", fleet.DefaultCredentialOverlap, "how long a rotated-out agent credential keeps working after the new one's first use")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxy", nil, "CIDR of a load balancer or NAT in front of the server whose X-Forwarded-For names the agent's real source (repeatable; default none)")
 	f.StringVar(&o.Replication.Objects, "objects", "", "object storage for replication: a directory (default DATA/objects) or s3://ACCESS:SECRET@HOST:PORT/BUCKET[/PREFIX][?tls=true&region=R]")
 	f.StringVar(&o.Replication.MasterKey, "master-key-file", "", "file holding the key that seals the pools' chunk keys (default DATA/master.key; replicas sharing a database must share it)")
 	f.IntVar(&o.Replication.Concurrency, "replication-concurrency", 2, "replication runs in progress at once, fleet-wide")
 	f.StringVar(&o.AgentBinaries, "agent-binaries", "", "directory of extra agent binaries to offer for download, named poolctl-<os>-<arch> (the server always offers its own executable)")
+	f.StringVar(&o.ReleasePublicKey, "release-public-key", "", "offline release public key (from `poolctl release keygen`): offer only agent binaries whose BINARY.sig it verifies (default: sign with the server's own key)")
 	f.StringVar(&o.Replication.Hours, "replication-hours", "", "UTC hours in which scheduled replication runs may start, e.g. 1-6 (default: any hour)")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
@@ -165,7 +180,8 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		}
 	}
 
-	if o.releases, err = loadReleases(o, tlsMat, log); err != nil {
+	releaseKey := ""
+	if o.releases, releaseKey, err = loadReleases(ctx, o, st, tlsMat, log); err != nil {
 		return err
 	}
 	defer o.releases.Close()
@@ -178,11 +194,22 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	if _, err := web.EnsureFirstAdmin(ctx, st, filepath.Join(o.Data, "admin.password"), time.Now(), log); err != nil {
 		return err
 	}
-	fcfg := fleet.Config{Logger: log}
+	fcfg := fleet.Config{Logger: log, CredentialRotation: o.CredentialRotation, CredentialOverlap: o.CredentialOverlap}
+	if o.CredentialRotation > 0 && o.CredentialRotation < time.Hour {
+		return fmt.Errorf("--credential-rotation %s: want 0 (only on request) or at least 1h", o.CredentialRotation)
+	}
+	if o.CredentialOverlap != 0 && (o.CredentialOverlap < time.Second || o.CredentialOverlap > 24*time.Hour) {
+		return fmt.Errorf("--credential-overlap %s: want 1s to 24h", o.CredentialOverlap)
+	}
 	if tlsMat != nil {
 		fcfg.CAFingerprint, fcfg.CAPEM = tlsMat.Fingerprint, string(tlsMat.CAPEM)
 	}
 	fl := fleet.New(st, fcfg)
+	fl.SetRelease(Version, releaseKey)
+	fl.SetReleases(func(goos, goarch string) (api.AgentBinary, bool) {
+		b, ok := o.releases.Find(goos, goarch)
+		return b.AgentBinary, ok
+	})
 	if err := fl.EnsureAdminToken(ctx, adminToken); err != nil {
 		return fmt.Errorf("register admin token: %w", err)
 	}

@@ -61,6 +61,10 @@ type Service struct {
 	now    func() time.Time
 	events *hub
 	ver    *versionState // version skew policy (versions.go); nil: off
+	// findBinary finds the agent binaries offered (agent_update.go);
+	// rolloutWake makes Run step agent rollouts at once.
+	findBinary  BinaryFinder
+	rolloutWake chan struct{}
 
 	started time.Time
 
@@ -132,6 +136,7 @@ func New(st *store.Store, cfg Config) *Service {
 		refusedCreds: map[string]*refusal{},
 		pending:      map[int64]*store.HeartbeatUpdate{},
 		jobWake:      map[int64]chan struct{}{},
+		rolloutWake:  make(chan struct{}, 1),
 	}
 	s.events = newHub(st, s.now)
 	return s
@@ -171,6 +176,7 @@ func (s *Service) Run(ctx context.Context) error {
 	leases := time.NewTicker(5 * time.Second)
 	prune := time.NewTicker(time.Hour)
 	retire := time.NewTicker(time.Minute)
+	rollouts := time.NewTicker(2 * time.Second)
 	transitions := make(chan []Change, 4096)
 	s.mu.Lock()
 	s.transitions = transitions
@@ -194,6 +200,7 @@ func (s *Service) Run(ctx context.Context) error {
 		leases.Stop()
 		prune.Stop()
 		retire.Stop()
+		rollouts.Stop()
 	}()
 	for {
 		select {
@@ -230,6 +237,10 @@ func (s *Service) Run(ctx context.Context) error {
 			if !s.leasesHeld(s.now()) {
 				s.expireLeases(ctx)
 			}
+		case <-rollouts.C:
+			s.stepRollouts(ctx)
+		case <-s.rolloutWake:
+			s.stepRollouts(ctx)
 		case <-retire.C:
 			if _, err := s.st.RetireExpiredCredentials(ctx, s.now()); err != nil {
 				s.log.Warn("retire rotated-out agent credentials", "err", err)

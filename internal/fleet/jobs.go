@@ -105,7 +105,7 @@ func (s *Service) NextJob(ctx context.Context, a Agent, wait time.Duration) (*ap
 	defer deadline.Stop()
 	for {
 		woken := s.jobWaiter(a.MemberID)
-		j, err := s.st.ClaimJob(ctx, a.MemberID, DefaultJobLease, s.now())
+		j, err := s.claimJob(ctx, a.MemberID)
 		if err != nil {
 			return nil, err
 		}

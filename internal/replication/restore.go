@@ -419,17 +419,25 @@ func (r *restorer) reuse(ch *Chunker, e *Entry, f *os.File, st *RestoreStats) (i
 // tree. Its metadata is left alone, so the previous copy is not altered
 // before the swap.
 func (r *restorer) link(e *Entry) bool {
-	pe := r.prev[e.Path]
-	if pe == nil || pe.Type != TypeFile || pe.LinkTo != "" || pe.Size != e.Size || pe.MTime != e.MTime ||
+	old, ok := linkable(r.prev[e.Path], e, r.target)
+	return ok && os.Link(old, r.path(e.Path)) == nil
+}
+
+// linkable reports whether file e, whose entry in the previous manifest is
+// pe, is unchanged and its copy under target (returned) is still as pe
+// left it, with a single name: such a file is hard-linked into the staging
+// tree instead of being rewritten.
+func linkable(pe, e *Entry, target string) (string, bool) {
+	if target == "" || pe == nil || pe.Type != TypeFile || pe.LinkTo != "" || pe.Size != e.Size || pe.MTime != e.MTime ||
 		pe.Mode != e.Mode || pe.UID != e.UID || pe.GID != e.GID || !slices.Equal(pe.Chunks, e.Chunks) ||
 		!maps.EqualFunc(pe.Xattrs, e.Xattrs, bytes.Equal) {
-		return false
+		return "", false
 	}
-	old := filepath.Join(r.target, filepath.FromSlash(e.Path))
+	old := filepath.Join(target, filepath.FromSlash(e.Path))
 	var st unix.Stat_t
 	if err := unix.Lstat(old, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 ||
 		st.Size != e.Size || st.Mtim.Nano() != e.MTime {
-		return false
+		return "", false
 	}
-	return os.Link(old, r.path(e.Path)) == nil
+	return old, true
 }

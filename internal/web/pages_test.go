@@ -104,6 +104,16 @@ func TestDashboardPages(t *testing.T) {
 	if got, _ := e.fl.Member(ctx, "web", "node1"); got.Address != "203.0.113.11" || got.Priority != 50 || got.Location.Text != "Paris" {
 		t.Fatalf("member after save: %+v", got)
 	}
+	mustContain(t, "credential section", c.get(mp+"/settings"), "Agent credential", "Rotates by itself on", "Rotate now", "Revoke at once")
+	r = c.post(mp+"/credential/rotate", nil)
+	wantStatus(t, "rotate credential", r, http.StatusSeeOther)
+	mustContain(t, "rotation requested", c.get(mp+"/settings"), "Rotation requested:")
+	r = c.post(mp+"/credential/revoke", nil)
+	wantStatus(t, "revoke credential", r, http.StatusSeeOther)
+	mustContain(t, "after revocation", c.get(mp+"/settings"), "No credential: the agent has not enrolled, or its credential was revoked")
+	r = c.post(mp+"/credential/rotate", nil)
+	wantStatus(t, "rotate a revoked credential", r, http.StatusConflict)
+	mustContain(t, "rotate a revoked credential", r, "no agent credential to rotate")
 	r = c.post(mp+"/secret", nil)
 	wantStatus(t, "new secret", r, http.StatusCreated)
 	if secretRE.FindStringSubmatch(r.Body) == nil {

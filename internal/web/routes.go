@@ -40,6 +40,8 @@ func (h *Handler) routes() {
 	m.Handle("GET /pools/{pool}/members/{member}/settings", h.page(h.memberSettingsPage))
 	m.Handle("POST /pools/{pool}/members/{member}/settings", h.page(h.updateMember))
 	m.Handle("POST /pools/{pool}/members/{member}/secret", h.page(h.newSecret))
+	m.Handle("POST /pools/{pool}/members/{member}/credential/rotate", h.page(h.rotateCredential))
+	m.Handle("POST /pools/{pool}/members/{member}/credential/revoke", h.page(h.revokeCredential))
 	m.Handle("POST /pools/{pool}/members/{member}/remove", h.page(h.removeMember))
 	m.Handle("GET /pools/{pool}/members/{member}/stack/{tab}", h.page(h.stackPage))
 	m.Handle("GET /pools/{pool}/members/{member}/accounts", h.page(h.accountsPage))
