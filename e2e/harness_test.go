@@ -64,7 +64,13 @@ func (b *syncBuffer) String() string {
 
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return startBinary(t, binary, env, args...)
+}
+
+// startBinary is start with another poolctl executable.
+func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{cmd: cmd, out: newSyncBuffer(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -108,8 +114,14 @@ func (s *server) env() []string {
 
 func startServer(t *testing.T, data string, args ...string) *server {
 	t.Helper()
+	return startServerBinary(t, binary, data, args...)
+}
+
+// startServerBinary is startServer with another poolctl executable.
+func startServerBinary(t *testing.T, bin, data string, args ...string) *server {
+	t.Helper()
 	_ = os.Remove(filepath.Join(data, "server.url"))
-	p := start(t, nil, append([]string{"server", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+	p := startBinary(t, bin, nil, append([]string{"server", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
 	s := &server{proc: p, data: data, ca: filepath.Join(data, "ca.pem")}
 	waitFor(t, 60*time.Second, "server.url", func() bool {
 		b, err := os.ReadFile(filepath.Join(data, "server.url"))

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ type fakeClient struct {
 	logErr   func(call int) error
 	results  map[int64]api.JobResult
 	tokens   []string // credentials set by rotations, in order
+	binary   []byte   // what DownloadAgentBinary serves
 
 	// The agent object API: objects by key, the chunk key of every
 	// protection, request counts, and a hook that may fail (or delay) a
@@ -297,4 +299,13 @@ func start(t *testing.T, a *Agent) (stop func() error) {
 		cancel()
 		return <-done
 	}
+}
+
+// DownloadAgentBinary serves f.binary (a test sets it).
+func (f *fakeClient) DownloadAgentBinary(ctx context.Context, path string, w io.Writer, max int64) (int64, error) {
+	f.mu.Lock()
+	b := f.binary
+	f.mu.Unlock()
+	n, err := w.Write(b)
+	return int64(n), err
 }

@@ -219,6 +219,13 @@ func (r *replicator) restore(ctx context.Context, job api.Job, log func(string))
 	home := r.accounts.Home(acct.Name)
 	dbDir := filepath.Join(replica, replicaDBDir)
 
+	check, err := preflightRestore(acct.Name, []restoreTarget{
+		{what: "files", path: home, m: files, prev: prevFiles},
+		{what: "database dumps", path: dbDir, m: dbs, prev: prevDBs}})
+	if err != nil {
+		return nil, err
+	}
+	log(check)
 	if err := r.accounts.Prepare(ctx, acct); err != nil {
 		return nil, fmt.Errorf("prepare account %s: %w", acct.Name, err)
 	}

@@ -15,6 +15,8 @@ type memberSettingsPage struct {
 	Secret *api.MemberAdded // a regenerated enrolment secret, shown once
 	URL    string
 	Remove string // the typed confirmation, on refusal
+	// ServerVersion is the version agents are updated to.
+	ServerVersion string
 }
 
 func (h *Handler) memberSettingsPage(w http.ResponseWriter, r *http.Request) error {
@@ -28,7 +30,7 @@ func (h *Handler) showMemberSettings(w http.ResponseWriter, r *http.Request, sta
 	if err != nil {
 		return err
 	}
-	d := &memberSettingsPage{Base: b, Form: formOf(m), Secret: secret, URL: serverURL(r)}
+	d := &memberSettingsPage{Base: b, Form: formOf(m), Secret: secret, URL: serverURL(r), ServerVersion: h.fl.ServerVersion()}
 	if f != nil {
 		d.Form = *f
 	}

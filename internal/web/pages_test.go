@@ -104,7 +104,16 @@ func TestDashboardPages(t *testing.T) {
 	if got, _ := e.fl.Member(ctx, "web", "node1"); got.Address != "203.0.113.11" || got.Priority != 50 || got.Location.Text != "Paris" {
 		t.Fatalf("member after save: %+v", got)
 	}
-	mustContain(t, "credential section", c.get(mp+"/settings"), "Agent credential", "Rotates by itself on", "Rotate now", "Revoke at once")
+	mustContain(t, "credential section", c.get(mp+"/settings"), "Agent credential", "Rotates by itself on", "Rotate now", "Revoke at once",
+		"Agent version", "Update agent")
+	r = c.post(mp+"/agent/update", nil)
+	wantStatus(t, "update the agent of a server without binaries", r, http.StatusServiceUnavailable)
+	mustContain(t, "update the agent of a server without binaries", r, "offers no agent binaries")
+	mustContain(t, "agent updates section", c.get("/pools/web/settings"), "Agent updates", "Update all agents")
+	r = c.post("/pools/web/agents/update", nil)
+	wantStatus(t, "rollout on a server without binaries", r, http.StatusServiceUnavailable)
+	mustContain(t, "rollout on a server without binaries", r, "offers no agent binaries")
+	wantStatus(t, "cancel without a rollout", c.post("/pools/web/agents/cancel", nil), http.StatusNotFound)
 	r = c.post(mp+"/credential/rotate", nil)
 	wantStatus(t, "rotate credential", r, http.StatusSeeOther)
 	mustContain(t, "rotation requested", c.get(mp+"/settings"), "Rotation requested:")

@@ -26,6 +26,10 @@ type poolSettingsPage struct {
 	Members   []string
 	Providers any
 	Confirm   string
+	// Rollout is the pool's latest agent rollout (nil: none yet);
+	// ServerVersion what the agents are updated to.
+	Rollout       *api.Rollout
+	ServerVersion string
 }
 
 func settingsForm(p api.Pool) poolForm {
@@ -49,6 +53,10 @@ func (h *Handler) showPoolSettings(w http.ResponseWriter, r *http.Request, statu
 	}
 	d := &poolSettingsPage{Base: h.pageBase(w, r, p.Name+" · settings", "pools"), P: p, Form: settingsForm(p), Providers: providers}
 	d.Pool = nav
+	d.ServerVersion = h.fl.ServerVersion()
+	if ro, err := h.fl.Rollout(r.Context(), p.Name); err == nil {
+		d.Rollout = &ro
+	}
 	for _, m := range ms {
 		d.Members = append(d.Members, m.Name)
 	}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package agent
+
+func statRoomOS(path string) (fsRoom, bool, error) { return fsRoom{}, false, nil }
