@@ -82,7 +82,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	ef.BoolVar(&eo.Force, "force", false, "replace an existing enrolment in --data")
 	_ = enroll.MarkFlagRequired("secret")
 	_ = enroll.MarkFlagRequired("data")
-	cmd.AddCommand(enroll, agentUpdateWatchCmd(g))
+	cmd.AddCommand(enroll, agentInstallCmd(g), agentUninstallCmd(g), agentUpdateWatchCmd(g))
 	return cmd
 }
 
