@@ -193,6 +193,10 @@ type MemberAdded struct {
 	Member           Member    `json:"member"`
 	EnrollmentSecret string    `json:"enrollment_secret"`
 	SecretExpiresAt  time.Time `json:"secret_expires_at"`
+	// InstallCommand is the one-line agent install with this secret,
+	// pinned to the server's TLS key; empty when the server offers no
+	// agent downloads or speaks plain HTTP.
+	InstallCommand string `json:"install_command,omitempty"`
 }
 
 // SecretCreate is the optional body of POST .../enrollment-secret.

@@ -74,7 +74,8 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decode(w, r, maxBody, &in); err != nil {
 		return nil, err
 	}
-	return s.d.Fleet.AddMember(r.Context(), r.PathValue("pool"), in)
+	added, err := s.d.Fleet.AddMember(r.Context(), r.PathValue("pool"), in)
+	return s.withInstallCommand(r, added, err)
 }
 
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -98,7 +99,8 @@ func (s *Server) newSecret(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decodeOptional(w, r, maxBody, &in); err != nil {
 		return nil, err
 	}
-	return s.d.Fleet.NewSecret(r.Context(), r.PathValue("pool"), r.PathValue("member"), in.TTL.D())
+	added, err := s.d.Fleet.NewSecret(r.Context(), r.PathValue("pool"), r.PathValue("member"), in.TTL.D())
+	return s.withInstallCommand(r, added, err)
 }
 
 func (s *Server) makeActive(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -95,7 +95,12 @@ func memberAddCmd(g *globals) *cobra.Command {
 			return g.emit(res, func(w *tabwriter.Writer) {
 				fmt.Fprintf(w, "member %s added to pool %s (%s)\n\n", res.Member.Name, res.Member.Pool, res.Member.Address)
 				fmt.Fprintf(w, "enrolment secret (shown once, valid until %s):\n  %s\n\n", res.SecretExpiresAt.Local().Format(time.RFC3339), res.EnrollmentSecret)
-				fmt.Fprintf(w, "on the server, run:\n  poolctl agent enroll --server %s --secret %s --data /etc/poolctl-agent\n  poolctl agent --data /etc/poolctl-agent\n",
+				if res.InstallCommand != "" {
+					fmt.Fprintf(w, "on the server, as root, install and start the agent (poolctl agent uninstall removes it):\n  %s\n\nor by hand, with poolctl installed:\n", res.InstallCommand)
+				} else {
+					fmt.Fprintf(w, "on the server, run:\n")
+				}
+				fmt.Fprintf(w, "  poolctl agent enroll --server %s --secret %s --data /etc/poolctl-agent\n  poolctl agent --data /etc/poolctl-agent\n",
 					c.BaseURL(), res.EnrollmentSecret)
 			})
 		},
@@ -318,6 +323,9 @@ func memberSecretCmd(g *globals) *cobra.Command {
 			}
 			return g.emit(res, func(w *tabwriter.Writer) {
 				fmt.Fprintf(w, "enrolment secret for %s (shown once, valid until %s):\n  %s\n", args[1], res.SecretExpiresAt.Local().Format(time.RFC3339), res.EnrollmentSecret)
+				if res.InstallCommand != "" {
+					fmt.Fprintf(w, "\nto install the agent with it (add --force where one is enrolled already):\n  %s\n", res.InstallCommand)
+				}
 			})
 		},
 	}

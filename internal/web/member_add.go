@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/release"
 )
 
 // memberForm holds the member fields as typed, for re-display.
@@ -94,6 +95,16 @@ func serverURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// installCommand is the one-line agent install with secret, for the URL
+// the browser reached this server at; "" when the server offers no agent
+// downloads or is reached over plain HTTP.
+func (h *Handler) installCommand(r *http.Request, secret string) string {
+	if h.cfg.Releases == nil {
+		return ""
+	}
+	return release.InstallCommand(serverURL(r), h.cfg.Releases.TLSPin(), secret)
+}
+
 // addMember adds a member and shows its one-time enrolment secret on the
 // answer page itself: it is never stored in a form of its own.
 func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) error {
@@ -111,5 +122,6 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.showNewMember(w, r, statusOf(err), f, nil, err)
 	}
+	added.InstallCommand = h.installCommand(r, added.EnrollmentSecret)
 	return h.showNewMember(w, r, http.StatusCreated, f, &added, nil)
 }

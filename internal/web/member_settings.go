@@ -68,6 +68,7 @@ func (h *Handler) newSecret(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.showMemberSettings(w, r, statusOf(err), nil, nil, err)
 	}
+	added.InstallCommand = h.installCommand(r, added.EnrollmentSecret)
 	return h.showMemberSettings(w, r, http.StatusCreated, nil, &added, nil)
 }
 
