@@ -17,7 +17,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/robfig/cron/v3 v3.0.1 // indirect
+require (
+	github.com/pires/go-proxyproto v0.8.1 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -316,3 +316,8 @@ func ReadObjectFrame(b []byte) (o Object, rest []byte, ok bool) {
 	o.Data = p[4 : 4+n]
 	return o, p[4+n:], true
 }
+
+// PreflightRefused starts the error of a replication job that an agent
+// refused before writing anything, because a filesystem lacks the room
+// (space or inodes) the job needs; the message gives both figures.
+const PreflightRefused = "refused before writing anything"

@@ -91,9 +91,14 @@ func (c *Client) UpdateMember(ctx context.Context, pool, member string, in api.M
 	return out, err
 }
 
-// RemoveMember removes a member; its agent is told to stop (410).
-func (c *Client) RemoveMember(ctx context.Context, pool, member string) error {
-	return c.Do(ctx, http.MethodDelete, memberPath(pool, member), nil, nil, nil)
+// RemoveMember removes a member; its agent is told to stop (410). A member
+// that is the pool's active member or in a protection needs force.
+func (c *Client) RemoveMember(ctx context.Context, pool, member string, force bool) error {
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	return c.Do(ctx, http.MethodDelete, memberPath(pool, member), q, nil, nil)
 }
 
 // NewEnrollmentSecret replaces a member's enrolment secret (the old one stops working).

@@ -47,3 +47,10 @@ type Provider interface {
 	// (cPanel: nothing; linux: ensure the parent directory exists).
 	Prepare(ctx context.Context, acct api.Account) error
 }
+
+// DatabaseSizer is implemented by providers that can tell how large an
+// account's databases are (tables and indexes, in bytes): the agent checks
+// that their dumps fit before a snapshot starts.
+type DatabaseSizer interface {
+	DatabaseBytes(ctx context.Context, acct api.Account) (int64, error)
+}

@@ -173,6 +173,23 @@ func (l *Linux) DumpDatabases(ctx context.Context, acct api.Account, dir string,
 	return l.db.Dump(ctx, dbs, users, dir, log)
 }
 
+// DatabaseBytes is the size of the account's databases (by its manifest's
+// prefix), tables and indexes.
+func (l *Linux) DatabaseBytes(ctx context.Context, acct api.Account) (int64, error) {
+	if err := checkAccountName(acct.Name); err != nil {
+		return 0, err
+	}
+	m, err := readManifest(l.Home(acct.Name))
+	if err != nil {
+		return 0, err
+	}
+	dbs, err := l.db.Databases(ctx, prefixOf(acct.Name, m))
+	if err != nil {
+		return 0, err
+	}
+	return l.db.DatabaseBytes(ctx, dbs)
+}
+
 // RestoreDatabases restores a dump written by DumpDatabases into this
 // server's MariaDB (see MariaDB.Restore).
 func (l *Linux) RestoreDatabases(ctx context.Context, acct api.Account, dir string, log func(string)) (int, int, error) {

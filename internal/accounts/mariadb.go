@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -95,6 +96,32 @@ func (m *MariaDB) Databases(ctx context.Context, prefix string) ([]string, error
 		}
 	}
 	return dbs, nil
+}
+
+// DatabaseBytes is the size of the tables and indexes of dbs.
+func (m *MariaDB) DatabaseBytes(ctx context.Context, dbs []string) (int64, error) {
+	if len(dbs) == 0 {
+		return 0, nil
+	}
+	quoted := make([]string, len(dbs))
+	for i, db := range dbs {
+		if err := checkDatabase(db); err != nil {
+			return 0, err
+		}
+		quoted[i] = quoteString(db)
+	}
+	rows, err := m.query(ctx, "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ("+strings.Join(quoted, ",")+")")
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return 0, fmt.Errorf("database size: unexpected answer %q", rows)
+	}
+	n, err := strconv.ParseInt(rows[0][0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("database size %q: %w", rows[0][0], err)
+	}
+	return n, nil
 }
 
 // Users returns the server's users (not roles) whose name starts with

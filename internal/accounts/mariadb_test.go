@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -472,5 +473,46 @@ func TestDumpWithoutMariaDB(t *testing.T) {
 	}
 	if dbs, users, err := p.RestoreDatabases(ctx, accts[0], dir, nil); err != nil || dbs != 0 || users != 0 {
 		t.Errorf("RestoreDatabases of an empty dump = %d, %d, %v", dbs, users, err)
+	}
+}
+
+// TestDatabaseBytes: the size of an account's databases, as MariaDB
+// reports its tables and indexes, is about what their dumps take.
+func TestDatabaseBytes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	acct, err := f.provider.Get(ctx, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The statistics information_schema reports are refreshed by ANALYZE.
+	execSQL(t, f.mainDB, fmt.Sprintf("ANALYZE TABLE %[1]s.customers, %[1]s.orders, %[1]s.audit, %[2]s.posts, %[2]s.legacy", f.shop, f.blog))
+	n, err := f.provider.DatabaseBytes(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, _, err := f.provider.DumpDatabases(ctx, acct, dir, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	var dumped int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				dumped += fi.Size()
+			}
+		}
+		return nil
+	})
+	if n <= 0 || n < dumped/2 {
+		t.Fatalf("DatabaseBytes = %d for dumps of %d bytes, want at least half the dumps (InnoDB pages hold the rows)", n, dumped)
+	}
+	t.Logf("tables and indexes %d bytes, dumps %d bytes", n, dumped)
+	var m *accounts.MariaDB
+	if n, err := m.DatabaseBytes(ctx, nil); err != nil || n != 0 {
+		t.Fatalf("no databases: %d %v", n, err)
+	}
+	if _, err := accounts.NewMariaDB(f.main.Config()).DatabaseBytes(ctx, []string{"x`; DROP"}); err == nil {
+		t.Fatal("a bad database name was queried")
 	}
 }

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/accounts"
 	"github.com/poolctl/poolctl/internal/replication"
 )
 
@@ -92,12 +95,12 @@ func preflightRestore(account string, targets []restoreTarget) (string, error) {
 		resBytes, resInodes := f.room.reserve()
 		where := strings.Join(f.where, " and ")
 		if f.need.Total()+resBytes > f.room.freeBytes {
-			return "", fmt.Errorf("refused before writing anything: restoring %s needs %s (%d files; %d unchanged files are kept) for the %s, and the filesystem has %s free; %s must stay free. Free space there, then retry",
-				account, mib(f.need.Total()), f.need.Files, f.need.KeptFiles, where, mib(f.room.freeBytes), mib(resBytes))
+			return "", fmt.Errorf("%s: restoring %s needs %s (%d files; %d unchanged files are kept) for the %s, and the filesystem has %s free; %s must stay free. Free space there, then retry",
+				api.PreflightRefused, account, mib(f.need.Total()), f.need.Files, f.need.KeptFiles, where, mib(f.room.freeBytes), mib(resBytes))
 		}
 		if f.room.totalInodes > 0 && f.need.Inodes+resInodes > f.room.freeInodes {
-			return "", fmt.Errorf("refused before writing anything: restoring %s needs %d inodes for the %s, and the filesystem has %d free; %d must stay free. Remove files there (or grow its inode table), then retry",
-				account, f.need.Inodes, where, f.room.freeInodes, resInodes)
+			return "", fmt.Errorf("%s: restoring %s needs %d inodes for the %s, and the filesystem has %d free; %d must stay free. Remove files there (or grow its inode table), then retry",
+				api.PreflightRefused, account, f.need.Inodes, where, f.room.freeInodes, resInodes)
 		}
 		inodes := "no inode limit"
 		if f.room.totalInodes > 0 {
@@ -107,4 +110,31 @@ func preflightRestore(account string, targets []restoreTarget) (string, error) {
 			where, mib(f.need.Total()), f.need.Inodes, f.need.Files, f.need.KeptFiles, mib(f.room.freeBytes), inodes))
 	}
 	return "preflight: " + strings.Join(lines, "; "), nil
+}
+
+// preflightDumps checks, before a snapshot starts, that the filesystem of
+// the database dump directory dir can hold the account's dumps: as large
+// as its tables and indexes (a provider that cannot tell skips the check).
+func preflightDumps(ctx context.Context, p accounts.Provider, acct api.Account, dir string) (string, error) {
+	sz, ok := p.(accounts.DatabaseSizer)
+	if !ok {
+		return "preflight: the size of the databases is not known to this provider; dump space not checked", nil
+	}
+	need, err := sz.DatabaseBytes(ctx, acct)
+	if err != nil {
+		return "preflight: the size of the databases could not be read (" + err.Error() + "); dump space not checked", nil
+	}
+	room, ok, err := statRoom(existingAncestor(dir))
+	if err != nil {
+		return "", fmt.Errorf("preflight: %w", err)
+	}
+	if !ok {
+		return "preflight: free space not checked on this platform", nil
+	}
+	res, _ := room.reserve()
+	if need+res > room.freeBytes {
+		return "", fmt.Errorf("%s: the database dumps of %s need about %s (the size of their tables and indexes) in %s, and the filesystem has %s free; %s must stay free. Free space there (or move the agent's --data), then retry",
+			api.PreflightRefused, acct.Name, mib(need), dir, mib(room.freeBytes), mib(res))
+	}
+	return fmt.Sprintf("preflight: the database dumps need about %s in %s; %s free", mib(need), dir, mib(room.freeBytes)), nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/replication"
 	"github.com/poolctl/poolctl/internal/replication/replicationtest"
 )
@@ -102,5 +103,27 @@ func TestPreflightOnRealFilesystem(t *testing.T) {
 	line, err := preflightRestore("alice", []restoreTarget{{what: "files", path: dir, m: small}})
 	if err != nil || !strings.Contains(line, "inodes free") {
 		t.Fatalf("1 MiB into 4 MiB: %q %v", line, err)
+	}
+}
+
+// TestSnapshotPreflight: a snapshot whose database dumps would not fit in
+// the agent's data directory is refused before it reads or uploads anything.
+func TestSnapshotPreflight(t *testing.T) {
+	e := newReplEnv(t)
+	genAccount(t, e.srcHome(), 10)
+	fakeRoom(t, 10<<10+(1<<30), 1<<20) // 10 KiB above the reserve; the dump is 42 KiB
+	_, err := e.snapshot(t.Context())
+	if err == nil || !strings.HasPrefix(err.Error(), api.PreflightRefused) || !strings.Contains(err.Error(), "database dumps of alice need about") {
+		t.Fatalf("snapshot with no room for the dumps: %v", err)
+	}
+	if n := len(e.fc.keys("")); n != 0 {
+		t.Fatalf("%d objects uploaded by a refused snapshot", n)
+	}
+	fakeRoom(t, 100<<30, 1<<20)
+	if _, err := e.snapshot(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.logged("preflight: the database dumps need about")) == 0 {
+		t.Fatal("no preflight line in the snapshot's log")
 	}
 }

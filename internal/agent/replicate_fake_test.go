@@ -173,3 +173,14 @@ func smallFile(rng *rand.Rand, i, v int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// DatabaseBytes is the size of the account's dumps.
+func (p *fakeProvider) DatabaseBytes(ctx context.Context, acct api.Account) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, db := range acct.Databases {
+		n += int64(len(p.dumps[db]))
+	}
+	return n, nil
+}

@@ -186,6 +186,15 @@ func (r *replicator) snapshot(ctx context.Context, job api.Job, log func(string)
 		return nil, err
 	}
 
+	dumpDir := filepath.Join(r.dataDir, "replication", strconv.FormatInt(args.Protection, 10), "db")
+	if args.Databases && len(acct.Databases) > 0 && r.dataDir != "" {
+		check, err := preflightDumps(ctx, r.accounts, acct, dumpDir)
+		if err != nil {
+			return nil, err
+		}
+		log(check)
+	}
+
 	res := api.SnapshotResult{Account: acct}
 	stats := &res.Stats
 	step.Store("files")
@@ -209,7 +218,7 @@ func (r *replicator) snapshot(ctx context.Context, job api.Job, log func(string)
 	case r.dataDir == "":
 		return nil, errors.New("this agent has no data directory to dump databases into")
 	default:
-		dir := filepath.Join(r.dataDir, "replication", strconv.FormatInt(args.Protection, 10), "db")
+		dir := dumpDir
 		if err := emptyDir(dir); err != nil {
 			return nil, fmt.Errorf("database dump directory: %w", err)
 		}

@@ -104,7 +104,7 @@ func testRemovedMember(t *testing.T, e *env) {
 	ma := e.member(t, "p1", api.MemberCreate{Name: "leaver"})
 	tok := e.enroll(t, ma.EnrollmentSecret)
 	wantStatus(t, "heartbeat before removal", e.agentJSON(t, tok, "POST", "/api/v1/agent/heartbeat", hb), 200, nil)
-	if err := e.c.RemoveMember(ctx, "p1", "leaver"); err != nil {
+	if err := e.c.RemoveMember(ctx, "p1", "leaver", false); err != nil {
 		t.Fatalf("remove member: %v", err)
 	}
 	wantError(t, "heartbeat after removal", e.agentJSON(t, tok, "POST", "/api/v1/agent/heartbeat", hb), 410, "gone", "leaver")

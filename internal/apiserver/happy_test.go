@@ -124,7 +124,7 @@ func testMembers(t *testing.T, e *env) {
 	if got, err := e.c.GetMember(ctx, "web", "web2"); err != nil || got.Priority != 10 || got.Role != "standby" {
 		t.Errorf("show member after update: got %+v (%v), want priority 10 role standby", got, err)
 	}
-	if err := e.c.RemoveMember(ctx, "web", "web2"); err != nil {
+	if err := e.c.RemoveMember(ctx, "web", "web2", false); err != nil {
 		t.Fatalf("remove member: %v", err)
 	}
 	_, err = e.c.GetMember(ctx, "web", "web2")

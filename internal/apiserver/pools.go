@@ -49,11 +49,11 @@ func (s *Server) updatePool(w http.ResponseWriter, r *http.Request) (any, error)
 }
 
 func (s *Server) deletePool(w http.ResponseWriter, r *http.Request) (any, error) {
-	force := r.URL.Query().Get("force")
-	if force != "" && force != "true" && force != "false" {
-		return nil, apperr.New(apperr.Invalid, "force=%q: want true or false", force)
+	force, err := forceParam(r)
+	if err != nil {
+		return nil, err
 	}
-	res, err := s.d.Fleet.DeletePool(r.Context(), r.PathValue("pool"), force == "true")
+	res, err := s.d.Fleet.DeletePool(r.Context(), r.PathValue("pool"), force)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,20 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) (any, erro
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, s.d.Fleet.RemoveMember(r.Context(), r.PathValue("pool"), r.PathValue("member"))
+	force, err := forceParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.d.Fleet.RemoveMember(r.Context(), r.PathValue("pool"), r.PathValue("member"), force)
+}
+
+// forceParam reads ?force=true|false.
+func forceParam(r *http.Request) (bool, error) {
+	force := r.URL.Query().Get("force")
+	if force != "" && force != "true" && force != "false" {
+		return false, apperr.New(apperr.Invalid, "force=%q: want true or false", force)
+	}
+	return force == "true", nil
 }
 
 func (s *Server) newSecret(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -41,7 +41,7 @@ func (s *Server) routeTable() []route {
 		{"POST", v + "/pools/{pool}/members", authAdmin, "Add a member; answers its one-time enrolment secret", api.MemberCreate{}, api.MemberAdded{}, 201, s.addMember},
 		{"GET", v + "/pools/{pool}/members/{member}", authAdmin, "Show a member", nil, api.Member{}, 0, s.getMember},
 		{"PATCH", v + "/pools/{pool}/members/{member}", authAdmin, "Change a member", api.MemberUpdate{}, api.Member{}, 0, s.updateMember},
-		{"DELETE", v + "/pools/{pool}/members/{member}", authAdmin, "Remove a member (its agent is told to stop)", nil, nil, 204, s.removeMember},
+		{"DELETE", v + "/pools/{pool}/members/{member}", authAdmin, "Remove a member (its agent is told to stop; ?force=true when it is the active member or in a protection)", nil, nil, 204, s.removeMember},
 		{"POST", v + "/pools/{pool}/members/{member}/enrollment-secret", authAdmin, "Replace a member's enrolment secret", api.SecretCreate{}, api.MemberAdded{}, 201, s.newSecret},
 		{"POST", v + "/pools/{pool}/members/{member}/rotate-credential", authAdmin, "Rotate a member's agent credential at its next heartbeat", nil, api.CredentialRotation{}, 0, s.rotateCredential},
 		{"POST", v + "/pools/{pool}/rotate-credentials", authAdmin, "Rotate the agent credentials of every enrolled member of a pool", nil, api.CredentialRotation{}, 0, s.rotateCredential},

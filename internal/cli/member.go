@@ -287,16 +287,21 @@ func memberUpdateCmd(g *globals) *cobra.Command {
 }
 
 func memberRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "remove POOL MEMBER",
 		Short: "Remove a member; its agent is told to stop",
-		Args:  cobra.ExactArgs(2),
+		Long: `Remove a member; its agent is told to stop. A member that is the pool's active
+member, or the source, standby or DNS cut target of a protection, is refused
+with the list of what depends on it; --force removes it anyway, deleting those
+protections (copies already on a standby stay on its disk).`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			if err := c.RemoveMember(cmd.Context(), args[0], args[1]); err != nil {
+			if err := c.RemoveMember(cmd.Context(), args[0], args[1], force); err != nil {
 				return err
 			}
 			return g.emit(map[string]string{"removed": args[1], "pool": args[0]}, func(w *tabwriter.Writer) {
@@ -304,6 +309,8 @@ func memberRemoveCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove even the active member or one in a protection (deletes those protections)")
+	return cmd
 }
 
 func memberSecretCmd(g *globals) *cobra.Command {

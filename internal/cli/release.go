@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,6 +204,11 @@ func releaseSigning(ctx context.Context, o ServerOptions, st *store.Store, log *
 		return nil, "", err
 	}
 	priv, err := release.LoadOrCreateKey(ctx, st, master, time.Now())
+	if errors.Is(err, release.ErrMasterKeyMismatch) {
+		// The rest of the server works: start, but offer no update.
+		log.Error("agent releases are NOT signed on this server, so agents cannot be updated through it: "+err.Error()+"; give every replica the same --master-key-file", "master_key", keyPath)
+		return nil, "", nil
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("release key: %w", err)
 	}

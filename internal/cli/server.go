@@ -39,6 +39,9 @@ type ServerOptions struct {
 	// TrustedProxies are CIDRs of load balancers or NAT gateways whose
 	// X-Forwarded-For names the real source of agent requests.
 	TrustedProxies []string
+	// ProxyProtocol reads a PROXY protocol header on connections from
+	// TrustedProxies (a TCP load balancer in front of the server).
+	ProxyProtocol bool
 	// CredentialRotation is the age at which agent credentials rotate (0:
 	// fleet.DefaultCredentialRotation, negative: only on request);
 	// CredentialOverlap how long a replaced one keeps working (0: the default).
@@ -93,6 +96,7 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.CredentialRotation, "credential-rotation", fleet.DefaultCredentialRotation, "rotate each agent's credential when it is this old (0: only on request)")
 	f.DurationVar(&o.CredentialOverlap, "credential-overlap", fleet.DefaultCredentialOverlap, "how long a rotated-out agent credential keeps working after the new one's first use")
+	f.BoolVar(&o.ProxyProtocol, "proxy-protocol", false, "read a PROXY protocol header (v1 or v2, as HAProxy's send-proxy writes) on connections from --trusted-proxy peers, for the agents' real source behind a TCP load balancer")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxy", nil, "CIDR of a load balancer or NAT in front of the server whose X-Forwarded-For names the agent's real source (repeatable; default none)")
 	f.StringVar(&o.Replication.Objects, "objects", "", "object storage for replication: a directory (default DATA/objects) or s3://ACCESS:SECRET@HOST:PORT/BUCKET[/PREFIX][?tls=true&region=R]")
 	f.StringVar(&o.Replication.MasterKey, "master-key-file", "", "file holding the key that seals the pools' chunk keys (default DATA/master.key; replicas sharing a database must share it)")
@@ -234,9 +238,15 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	mux.Handle("GET /install.sh", apiSrv.InstallScript())
 	mux.Handle("/", eng.web(apiSrv))
 
+	if o.ProxyProtocol && len(proxies) == 0 {
+		return errors.New("--proxy-protocol needs --trusted-proxy: a PROXY header is believed only from the load balancers named there")
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	if o.ProxyProtocol {
+		ln = proxyListener(ln, proxies)
 	}
 	hs := &http.Server{
 		Handler:           mux,

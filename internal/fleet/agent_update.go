@@ -75,7 +75,7 @@ func (s *Service) updateArgs(m store.Member, in api.AgentUpdate) (api.AgentUpdat
 		return api.AgentUpdateArgs{}, apperr.New(apperr.Conflict, "this server offers no agent binary for %s/%s (member %s); add poolctl-%s-%s to --agent-binaries", goos, arch, m.Name, goos, arch)
 	}
 	if b.Signature == "" {
-		return api.AgentUpdateArgs{}, apperr.New(apperr.Conflict, "the %s/%s agent binary is not signed (with --release-public-key every binary needs its .sig); agents refuse unsigned updates", goos, arch)
+		return api.AgentUpdateArgs{}, apperr.New(apperr.Conflict, "the %s/%s agent binary is not signed and agents refuse unsigned updates: see the server's log (a replica whose --master-key-file differs from the others' cannot sign; with --release-public-key every binary needs its .sig)", goos, arch)
 	}
 	if _, ok := ParseVersion(b.Version); !ok {
 		return api.AgentUpdateArgs{}, apperr.New(apperr.Conflict, "the version of the %s/%s agent binary is unknown (%q); give it a poolctl-%s-%s.version file", goos, arch, b.Version, goos, arch)

@@ -211,10 +211,59 @@ func (s *Service) UpdateMember(ctx context.Context, pool, member string, in api.
 }
 
 // RemoveMember removes a member; its agent is told to stop.
-func (s *Service) RemoveMember(ctx context.Context, pool, member string) error {
-	_, m, err := s.member(ctx, pool, member)
+// MemberDependents describes what removing a member would break: the
+// pool's failover record when it is the active member, and every
+// protection it is the source, standby or DNS cut target of.
+func (s *Service) MemberDependents(ctx context.Context, pool, member string) ([]string, error) {
+	p, m, err := s.member(ctx, pool, member)
+	if err != nil {
+		return nil, err
+	}
+	return s.dependents(ctx, p, m)
+}
+
+func (s *Service) dependents(ctx context.Context, p store.Pool, m store.Member) ([]string, error) {
+	var out []string
+	if p.ActiveMemberID == m.ID {
+		what := "the pool's active member"
+		if p.FailoverRecord != "" {
+			what += " (" + p.FailoverRecord + " points at it)"
+		}
+		out = append(out, what)
+	}
+	ds, err := s.st.MemberDependents(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		switch d.Role {
+		case "source":
+			out = append(out, fmt.Sprintf("source of the protection of account %s (standby %s)", d.Account, d.Other))
+		case "standby":
+			out = append(out, fmt.Sprintf("standby of the protection of account %s (source %s)", d.Account, d.Other))
+		default:
+			out = append(out, fmt.Sprintf("serving account %s after a DNS cut (source %s)", d.Account, d.Other))
+		}
+	}
+	return out, nil
+}
+
+// RemoveMember removes a member. One that something depends on (see
+// MemberDependents) is refused unless force, and the refusal lists it all:
+// removing it deletes those protections (the standby's copy stays on its
+// disk) and leaves the pool without an active member.
+func (s *Service) RemoveMember(ctx context.Context, pool, member string, force bool) error {
+	p, m, err := s.member(ctx, pool, member)
 	if err != nil {
 		return err
+	}
+	deps, err := s.dependents(ctx, p, m)
+	if err != nil {
+		return err
+	}
+	if len(deps) > 0 && !force {
+		return apperr.New(apperr.Conflict, "member %s is %s; removing it deletes those protections (copies already on a standby stay on its disk) and leaves the pool without an active member until failover picks one: repeat with --force",
+			member, strings.Join(deps, "; "))
 	}
 	if err := s.st.DeleteMember(ctx, m.ID, s.now()); err != nil {
 		return err
@@ -222,7 +271,11 @@ func (s *Service) RemoveMember(ctx context.Context, pool, member string) error {
 	s.mu.Lock()
 	s.forgetLocked(m.ID)
 	s.mu.Unlock()
-	s.Emit(ctx, api.Event{Kind: "member.removed", Pool: pool, Member: member, Message: fmt.Sprintf("member %s removed from pool %s", member, pool)})
+	msg := fmt.Sprintf("member %s removed from pool %s", member, pool)
+	if len(deps) > 0 {
+		msg += " with --force; it was " + strings.Join(deps, "; ")
+	}
+	s.Emit(ctx, api.Event{Kind: "member.removed", Pool: pool, Member: member, Message: msg})
 	return nil
 }
 

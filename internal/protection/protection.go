@@ -53,11 +53,14 @@ const (
 	KindRunStarted   = "replication.started"
 	KindRunSucceeded = "replication.succeeded"
 	KindRunFailed    = "replication.failed"
-	KindRPOExceeded  = "protection.rpo_exceeded"
-	KindDNSCut       = "account.dns_cut"
-	KindCreated      = "protection.created"
-	KindDeleted      = "protection.deleted"
-	KindChanged      = "protection.changed"
+	// KindPreflightRefused follows KindRunFailed when an agent refused the
+	// run before writing anything: a filesystem lacks space or inodes.
+	KindPreflightRefused = "replication.preflight_refused"
+	KindRPOExceeded      = "protection.rpo_exceeded"
+	KindDNSCut           = "account.dns_cut"
+	KindCreated          = "protection.created"
+	KindDeleted          = "protection.deleted"
+	KindChanged          = "protection.changed"
 	// KindPausedByCut is recorded once per cut that points an account's
 	// DNS away from its source: its replication is paused.
 	KindPausedByCut = "protection.paused_by_cut"

@@ -374,6 +374,22 @@ func TestRunLifecycle(t *testing.T) {
 		if prot.LastGoodAt == nil || !prot.LastGoodAt.Equal(*pr.LastGoodAt) {
 			t.Errorf("a failed run moved the last good copy: %v", prot.LastGoodAt)
 		}
+		// A restore the standby refused for want of room is also a
+		// preflight event on the standby, with the agent's figures.
+		if _, err := e.svc.RunNow(ctx, "web", "alice"); err != nil {
+			t.Fatal(err)
+		}
+		e.svc.Step(ctx)
+		j = e.nextJob(t, e.src, api.KindReplicationSnapshot)
+		e.finish(t, e.src, j, api.SnapshotResult{FilesManifest: pre + "manifests/run-x-files", Account: api.Account{Name: "alice"}}, "")
+		e.svc.Step(ctx)
+		j = e.nextJob(t, e.stb, api.KindReplicationRestore)
+		e.finish(t, e.stb, j, nil, api.PreflightRefused+": restoring alice needs 12.0 MiB (3 files; 0 unchanged files are kept) for the files in /home/alice, and the filesystem has 2.0 MiB free")
+		e.svc.Step(ctx)
+		evs, err := e.st.ListEvents(ctx, store.EventFilter{Kind: protection.KindPreflightRefused})
+		if err != nil || len(evs) != 1 || evs[0].Member != "stb" || !strings.Contains(evs[0].Message, "needs 12.0 MiB") || !strings.Contains(evs[0].Message, "2.0 MiB free") {
+			t.Fatalf("preflight events: %+v %v", evs, err)
+		}
 	})
 }
 

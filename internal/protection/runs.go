@@ -532,6 +532,16 @@ func (s *Service) fail(ctx context.Context, pr store.Protection, r *store.Run, m
 	s.logRun(ctx, r.ID, lines...)
 	s.emit(ctx, KindRunFailed, pr.Pool, pr.Source, fmt.Sprintf("replication run %d of account %s failed: %s", r.ID, pr.Account, msg),
 		map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account, "error": msg})
+	if strings.Contains(msg, api.PreflightRefused) {
+		// A full disk is the operator's to fix: its own event, on the
+		// member whose filesystem lacks the room.
+		member := pr.Source
+		if r.StandbyJob != 0 {
+			member = pr.Standby
+		}
+		s.emit(ctx, KindPreflightRefused, pr.Pool, member, fmt.Sprintf("replication run %d of account %s refused on %s: %s", r.ID, pr.Account, member, msg),
+			map[string]any{"protection": pr.ID, "run": r.ID, "account": pr.Account, "error": msg})
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -16,6 +17,11 @@ import (
 type KeyStore interface {
 	EnsureReleaseKey(ctx context.Context, public, sealed string, now time.Time) (storedPublic, storedSealed string, err error)
 }
+
+// ErrMasterKeyMismatch is wrapped by LoadOrCreateKey's error when the
+// stored release key does not open with the master key given: another
+// replica sealed it with a different one.
+var ErrMasterKeyMismatch = errors.New("the release key in the database does not open with this server's master key (was the master key file replaced, or does another replica use a different one?)")
 
 // keyAAD binds a sealed release key to its purpose.
 var keyAAD = []byte("poolctl release key v1")
@@ -53,7 +59,7 @@ func LoadOrCreateKey(ctx context.Context, ks KeyStore, master [32]byte, now time
 	}
 	seed, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], keyAAD)
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("the release key in the database does not open with this server's master key (was the master key file replaced, or does another replica use a different one?)")
+		return nil, ErrMasterKeyMismatch
 	}
 	key := ed25519.NewKeyFromSeed(seed)
 	if EncodePublicKey(key.Public().(ed25519.PublicKey)) != storedPub {

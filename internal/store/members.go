@@ -329,3 +329,43 @@ func (s *Store) PoolsChangedSince(ctx context.Context, t time.Time) (bool, error
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pools WHERE updated_at >= $1`, ms(t)).Scan(&n)
 	return n > 0, err
 }
+
+// MemberDependent is something that stops working when a member goes: a
+// protection it is the source, standby or DNS cut target of.
+type MemberDependent struct {
+	Account string
+	Role    string // "source", "standby" or "cut target"
+	Other   string // the protection's other member
+}
+
+// MemberDependents lists the protections that name a member.
+func (s *Store) MemberDependents(ctx context.Context, memberID int64) ([]MemberDependent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT pr.account, pr.source_member_id, pr.standby_member_id, sm.name, bm.name
+		FROM protections pr JOIN members sm ON sm.id = pr.source_member_id JOIN members bm ON bm.id = pr.standby_member_id
+		WHERE pr.source_member_id = $1 OR pr.standby_member_id = $1 OR pr.cut_to_member_id = $1 ORDER BY pr.account`, memberID)
+	if err != nil {
+		return nil, fmt.Errorf("list the protections of member %d: %w", memberID, err)
+	}
+	defer rows.Close()
+	var out []MemberDependent
+	for rows.Next() {
+		var (
+			d              MemberDependent
+			src, stb       int64
+			srcName, stbNm string
+		)
+		if err := rows.Scan(&d.Account, &src, &stb, &srcName, &stbNm); err != nil {
+			return nil, fmt.Errorf("read protection: %w", err)
+		}
+		switch memberID {
+		case src:
+			d.Role, d.Other = "source", stbNm
+		case stb:
+			d.Role, d.Other = "standby", srcName
+		default:
+			d.Role, d.Other = "cut target", srcName
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

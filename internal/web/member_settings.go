@@ -17,6 +17,8 @@ type memberSettingsPage struct {
 	Remove string // the typed confirmation, on refusal
 	// ServerVersion is the version agents are updated to.
 	ServerVersion string
+	// Dependents is what removing the member would break.
+	Dependents []string
 }
 
 func (h *Handler) memberSettingsPage(w http.ResponseWriter, r *http.Request) error {
@@ -33,6 +35,9 @@ func (h *Handler) showMemberSettings(w http.ResponseWriter, r *http.Request, sta
 	d := &memberSettingsPage{Base: b, Form: formOf(m), Secret: secret, URL: serverURL(r), ServerVersion: h.fl.ServerVersion()}
 	if f != nil {
 		d.Form = *f
+	}
+	if d.Dependents, err = h.fl.MemberDependents(r.Context(), b.Pool.Name, m.Name); err != nil {
+		return err
 	}
 	if formErr != nil {
 		d.Error = h.message(r, formErr)
@@ -79,7 +84,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) error {
 		err := apperr.New(apperr.Invalid, "type the member's name, %s, to confirm its removal", name)
 		return h.showMemberSettings(w, r, http.StatusBadRequest, nil, nil, err)
 	}
-	if err := h.fl.RemoveMember(r.Context(), pool, name); err != nil {
+	if err := h.fl.RemoveMember(r.Context(), pool, name, r.PostFormValue("force") == "1"); err != nil {
 		return h.showMemberSettings(w, r, statusOf(err), nil, nil, err)
 	}
 	return h.redirect(w, r, "/pools/"+url.PathEscape(pool), "Member "+name+" removed; its agent is told to stop.")

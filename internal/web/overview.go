@@ -17,6 +17,7 @@ import (
 type kpis struct {
 	Pool                 string
 	Healthy, Total       int
+	Outdated             int // agents older than the server (docs/agents.md)
 	Active               string
 	Failovers            int // failover.cut and failover.failback in 30 days
 	LastFailover         *api.Event
@@ -108,6 +109,9 @@ func (h *Handler) kpis(ctx context.Context, p api.Pool, ms []api.Member, now tim
 	for _, m := range ms {
 		if m.Status == api.StatusHealthy {
 			k.Healthy++
+		}
+		if m.Outdated {
+			k.Outdated++
 		}
 	}
 	since := now.Add(-uptimeWindow)

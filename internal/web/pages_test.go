@@ -195,7 +195,10 @@ func TestDashboardPages(t *testing.T) {
 
 	// Account, removal and deletion.
 	mustContain(t, "account", c.get("/account"), "Change password", "Sign out everywhere", "administrator")
-	wantStatus(t, "remove member", c.post(mp+"/remove", url.Values{"confirm": {"node1"}}), http.StatusSeeOther)
+	r = c.post(mp+"/remove", url.Values{"confirm": {"node1"}})
+	wantStatus(t, "remove the active member unforced", r, http.StatusConflict)
+	mustContain(t, "remove the active member unforced", r, "the pool&#39;s active member", "Depends on it:", "Remove it anyway")
+	wantStatus(t, "remove member", c.post(mp+"/remove", url.Values{"confirm": {"node1"}, "force": {"1"}}), http.StatusSeeOther)
 	r = c.post("/pools/web/delete", url.Values{"confirm": {"we"}})
 	wantStatus(t, "delete unconfirmed", r, http.StatusBadRequest)
 	mustContain(t, "delete unconfirmed", r, "type the pool&#39;s name, web")
