@@ -476,8 +476,12 @@ type ZoneImport struct {
 
 // ZoneImportResult says what an import changed.
 type ZoneImportResult struct {
-	Zone    string `json:"zone"`
-	Added   int    `json:"added"`
+	Zone string `json:"zone"`
+	// Created is set when the zone did not exist: it was made from the
+	// file, its SOA included (Serial is the SOA's serial then).
+	Created bool   `json:"created,omitempty"`
+	Serial  uint32 `json:"serial,omitempty"`
+	Added   int    `json:"added"` // records, not counting the SOA
 	Removed int    `json:"removed"`
 }
 

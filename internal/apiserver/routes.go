@@ -86,7 +86,7 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/zones/{zone}/records", authAdmin, "List a zone's records", nil, api.List[api.Record]{}, 0, s.listRecords},
 		{"POST", v + "/zones/{zone}/records", authAdmin, "Add a record", api.RecordCreate{}, api.Record{}, 201, s.addRecord},
 		{"DELETE", v + "/zones/{zone}/records/{id}", authAdmin, "Delete a record", nil, nil, 204, s.deleteRecord},
-		{"POST", v + "/zones/{zone}/import", authAdmin, "Import RFC 1035 zone-file text", api.ZoneImport{}, api.ZoneImportResult{}, 0, s.importZone},
+		{"POST", v + "/zones/{zone}/import", authAdmin, "Import RFC 1035 zone-file text; a missing zone is created from the file, SOA included", api.ZoneImport{}, api.ZoneImportResult{}, 0, s.importZone},
 		{"GET", v + "/zones/{zone}/export", authAdmin, "Export the zone as RFC 1035 text", nil, zoneText{}, 0, s.exportZone},
 
 		{"POST", v + "/agent/enroll", authNone, "Redeem an enrolment secret for an agent credential", api.EnrollRequest{}, api.EnrollResponse{}, 201, s.enroll},

@@ -66,7 +66,7 @@ func newZoneCmd(g *globals) *cobra.Command {
 	var replace bool
 	imp := &cobra.Command{
 		Use:   "import ZONE FILE",
-		Short: "Import an RFC 1035 zone file (- for stdin); merges unless --replace",
+		Short: "Import an RFC 1035 zone file (- for stdin): creates the zone from it when missing, else merges unless --replace",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, err := g.client()
@@ -87,6 +87,10 @@ func newZoneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w *tabwriter.Writer) {
+				if res.Created {
+					fmt.Fprintf(w, "zone %s created from the file: %d records and its SOA (serial %d)\n", res.Zone, res.Added, res.Serial)
+					return
+				}
 				fmt.Fprintf(w, "zone %s: %d records added, %d removed\n", res.Zone, res.Added, res.Removed)
 			})
 		},

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -537,12 +538,14 @@ func (s *Service) Import(ctx context.Context, zone string, in api.ZoneImport) (a
 	if err != nil {
 		return api.ZoneImportResult{}, err
 	}
-	if _, err := s.st.GetZone(ctx, name); err != nil {
-		return api.ZoneImportResult{}, err
-	}
 	recs, err := dns.ParseZoneFile(name+".", strings.NewReader(in.Text))
 	if err != nil {
 		return api.ZoneImportResult{}, invalid(err)
+	}
+	if _, err := s.st.GetZone(ctx, name); errors.Is(err, apperr.NotFound) {
+		return s.importNew(ctx, name, recs)
+	} else if err != nil {
+		return api.ZoneImportResult{}, err
 	}
 	var c change
 	for i := range recs {
@@ -601,6 +604,55 @@ func (s *Service) Import(ctx context.Context, zone string, in api.ZoneImport) (a
 	}
 	s.emit(ctx, api.Event{Kind: "zone.imported", Message: fmt.Sprintf("zone %s imported: %d records added, %d removed", name, n, removed)})
 	return api.ZoneImportResult{Zone: name, Added: n, Removed: removed}, nil
+}
+
+// importNew creates zone name from a zone file in one step, as a BIND user
+// expects: the file's SOA (names, timers, TTL and serial) and every record,
+// written in one transaction, so a file that fails a check creates nothing.
+func (s *Service) importNew(ctx context.Context, name string, recs []dns.Record) (api.ZoneImportResult, error) {
+	origin := name + "."
+	var (
+		out    []store.Record
+		serial uint32
+		soas   int
+	)
+	for _, r := range dedupe(recs) {
+		nr, err := dns.NormalizeRecord(origin, r)
+		if err != nil {
+			return api.ZoneImportResult{}, invalid(err)
+		}
+		if nr.Type == "SOA" {
+			soas++
+			if f := strings.Fields(nr.Data); len(f) == 7 {
+				if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+					serial = uint32(n)
+				}
+			}
+		}
+		out = append(out, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	}
+	switch {
+	case soas == 0:
+		return api.ZoneImportResult{}, apperr.New(apperr.Invalid, "zone %s does not exist and the file has no SOA record to create it from: add one, or create the zone first (poolctl zone create %s) and import into it", name, name)
+	case soas > 1:
+		return api.ZoneImportResult{}, apperr.New(apperr.Invalid, "the file has %d SOA records; a zone has one", soas)
+	}
+	if serial == 0 {
+		serial = dns.NextSerial(0, s.now(), s.cfg.SerialScheme)
+	}
+	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: serial, Records: toDNS(out)}); err != nil {
+		return api.ZoneImportResult{}, invalid(err)
+	}
+	z := store.Zone{Name: name, Serial: serial}
+	if err := s.st.CreateZone(ctx, &z, out, s.now()); err != nil {
+		return api.ZoneImportResult{}, err
+	}
+	z.RecordCount = len(out)
+	if err := s.push(ctx, z); err != nil {
+		s.log.Error("serve imported zone", "zone", name, "err", err)
+	}
+	s.emit(ctx, api.Event{Kind: "zone.imported", Message: fmt.Sprintf("zone %s created from a zone file: %d records, serial %d", name, len(out)-1, serial)})
+	return api.ZoneImportResult{Zone: name, Created: true, Added: len(out) - 1, Serial: serial}, nil
 }
 
 func dedupe(in []dns.Record) []dns.Record {

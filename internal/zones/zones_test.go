@@ -215,3 +215,50 @@ func TestSyncBetweenReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestImportCreatesZone: importing into a zone that does not exist creates
+// it from the file, SOA and all, as BIND would load it; a file without an
+// SOA, or one that fails a check, creates nothing.
+func TestImportCreatesZone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		sk := &sink{}
+		svc := zones.New(zones.Config{Store: st, Sink: sk})
+		const file = `$ORIGIN new.test.
+$TTL 1800
+@   IN SOA ns1.provider.net. dns-admin.provider.net. 2024010107 7200 900 1209600 600
+    IN NS  ns1.provider.net.
+    IN NS  ns2.provider.net.
+www IN A   192.0.2.80
+@   IN MX  10 mail.provider.net.
+`
+		res, err := svc.Import(ctx, "new.test", api.ZoneImport{Text: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Created || res.Added != 4 || res.Serial != 2024010107 {
+			t.Fatalf("import result: %+v, want created with 4 records and serial 2024010107", res)
+		}
+		served := sk.get("new.test.")
+		if served.Serial != 2024010107 || !has(served, "new.test.", "SOA", "ns1.provider.net. dns-admin.provider.net. 2024010107 7200 900 1209600 600") ||
+			!has(served, "www.new.test.", "A", "192.0.2.80") || !has(served, "new.test.", "NS", "ns2.provider.net.") {
+			t.Fatalf("served zone: %+v", served)
+		}
+		// Importing again merges: nothing new.
+		if res, err := svc.Import(ctx, "new.test", api.ZoneImport{Text: file}); err != nil || res.Created || res.Added != 0 {
+			t.Fatalf("second import: %+v %v", res, err)
+		}
+		for _, bad := range []string{
+			"www IN A 192.0.2.1\n", // no SOA
+			"@ IN SOA a. b. 1 2 3 4 5\nwww IN A 192.0.2.1\n", // no NS at the apex
+			"@ IN SOA a. b. 1 2 3 4 5\n@ IN NS a.\n@ IN SOA c. d. 1 2 3 4 5\n",
+		} {
+			if _, err := svc.Import(ctx, "bad.test", api.ZoneImport{Text: bad}); !errors.Is(err, apperr.Invalid) {
+				t.Errorf("import of %q: %v, want invalid", bad, err)
+			}
+			if _, err := svc.Get(ctx, "bad.test"); !errors.Is(err, apperr.NotFound) {
+				t.Fatalf("a refused import created the zone: %v", err)
+			}
+		}
+	})
+}
