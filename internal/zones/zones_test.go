@@ -249,7 +249,7 @@ www IN A   192.0.2.80
 			t.Fatalf("second import: %+v %v", res, err)
 		}
 		for _, bad := range []string{
-			"www IN A 192.0.2.1\n", // no SOA
+			"www IN A 192.0.2.1\n",                           // no SOA
 			"@ IN SOA a. b. 1 2 3 4 5\nwww IN A 192.0.2.1\n", // no NS at the apex
 			"@ IN SOA a. b. 1 2 3 4 5\n@ IN NS a.\n@ IN SOA c. d. 1 2 3 4 5\n",
 		} {
