@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/storetest"
 )
@@ -290,5 +292,53 @@ func TestDashboardFirstAdmin(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatal("second start wrote a password file")
+	}
+}
+
+// TestReadOnlySeesNoActions: a read-only user's pages show no form that
+// changes anything (the server would refuse it); only signing out and their
+// own account's forms remain.
+func TestReadOnlySeesNoActions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.fl.CreatePool(ctx, api.PoolCreate{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fl.AddMember(ctx, "web", api.MemberCreate{Name: "node1", Address: "203.0.113.10"}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.fl.EnqueueJob(ctx, "web", "node1", api.JobCreate{Kind: "facts.refresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.cfg.Zones.Create(ctx, api.ZoneCreate{Name: "example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.cfg.Zones.AddRecord(ctx, "example.com", api.RecordCreate{Name: "www", Type: "A", Value: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.addUser(t, "viewer", false)
+	admin, viewer := e.client(t), e.client(t)
+	admin.login("admin", testPassword)
+	viewer.login("viewer", testPassword)
+	form := regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+	pages := []string{"/", "/pools/web", "/pools/web/settings", "/pools/web/members/node1", "/pools/web/members/node1/status",
+		"/pools/web/members/node1/jobs", "/pools/web/members/node1/jobs/" + itoa(j.ID), "/pools/web/members/node1/settings",
+		"/pools/web/members/node1/accounts", "/events", "/zones", "/zones/example.com", "/protections"}
+	for _, p := range pages {
+		r := viewer.get(p)
+		wantStatus(t, "viewer GET "+p, r, http.StatusOK)
+		for _, m := range form.FindAllStringSubmatch(r.Body, -1) {
+			if m[1] != "/logout" {
+				t.Errorf("%s shows the read-only user a form to %s", p, m[1])
+			}
+		}
+	}
+	// The administrator sees the actions on the same pages.
+	for p, want := range map[string]string{"/pools/web/settings": "/pools/web/settings", "/zones/example.com": "/zones/example.com/records",
+		"/pools/web/members/node1/settings": "/pools/web/members/node1/remove", "/pools/web/members/node1/jobs": "/pools/web/members/node1/jobs"} {
+		if r := admin.get(p); !strings.Contains(r.Body, `<form method="post" action="`+want+`"`) {
+			t.Errorf("%s: the administrator sees no form to %s", p, want)
+		}
 	}
 }

@@ -50,6 +50,24 @@ func (h *Handler) base(r *http.Request, title, section string) Base {
 	return b
 }
 
+// ActionCSRF is the CSRF token for the forms of actions: empty for a
+// read-only user, whose pages then show no action (the server refuses
+// their POSTs anyway); their own account's forms use CSRF.
+func (b Base) ActionCSRF() string {
+	if !b.Admin {
+		return ""
+	}
+	return b.CSRF
+}
+
+// actionCSRF is Base.ActionCSRF for partials rendered outside a page.
+func actionCSRF(r *http.Request) string {
+	if s := sessionOf(r); s != nil && s.IsAdmin {
+		return s.CSRFToken
+	}
+	return ""
+}
+
 // pageBase is base plus the pending flash notice.
 func (h *Handler) pageBase(w http.ResponseWriter, r *http.Request, title, section string) Base {
 	b := h.base(r, title, section)
@@ -83,7 +101,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"badges":    stackBadges,
 		"stateText": stateText,
 		"bannerOf": func(b Base) bannerData {
-			d := bannerData{CSRF: b.CSRF}
+			d := bannerData{CSRF: b.ActionCSRF()}
 			if b.Pool != nil {
 				d.Pool, d.Banner = b.Pool.Name, b.Pool.Banner
 			}

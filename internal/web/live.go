@@ -212,7 +212,7 @@ func (h *Handler) poolLive(w http.ResponseWriter, r *http.Request) error {
 		if err := add("kpis", "kpis", d.K); err != nil {
 			return nil, err
 		}
-		if err := add("banner", "banner", bannerData{Pool: pool, Banner: d.Pool.Banner, CSRF: sessionOf(r).CSRFToken}); err != nil {
+		if err := add("banner", "banner", bannerData{Pool: pool, Banner: d.Pool.Banner, CSRF: actionCSRF(r)}); err != nil {
 			return nil, err
 		}
 		evs = append(evs, sseEvent{Name: "map", Data: string(d.Map)})

@@ -104,7 +104,7 @@ type jobStatus struct {
 }
 
 func newJobStatus(r *http.Request, j api.Job) jobStatus {
-	return jobStatus{J: j, Action: fmt.Sprintf("%s/jobs/%d/cancel", memberURL(j.Pool, j.Member), j.ID), CSRF: sessionOf(r).CSRFToken}
+	return jobStatus{J: j, Action: fmt.Sprintf("%s/jobs/%d/cancel", memberURL(j.Pool, j.Member), j.ID), CSRF: actionCSRF(r)}
 }
 
 func (h *Handler) jobPage(w http.ResponseWriter, r *http.Request) error {

@@ -88,7 +88,7 @@ func (h *Handler) showProtection(w http.ResponseWriter, r *http.Request, v prote
 	d := &protectionPage{Base: h.pageBase(w, r, "Protection of "+p.Account, "protection"), P: p,
 		URL: protectionURL(p.Pool, p.Account), RPO: rpoText(p.RPOSeconds), Types: cutRecordTypes, Schedules: scheduleNames,
 		Edit: protSettingsOf(p), CutTo: v.cutTo, Cut: v.cut}
-	d.Actions = actionsOf(p, d.URL, d.CSRF, "detail")
+	d.Actions = actionsOf(p, d.URL, d.ActionCSRF(), "detail")
 	if v.edit != nil {
 		d.Edit = *v.edit
 	}

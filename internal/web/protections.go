@@ -157,7 +157,7 @@ func (h *Handler) showProtections(w http.ResponseWriter, r *http.Request, status
 			formErr, status = err, statusOf(err)
 		}
 		for _, p := range ps {
-			d.Rows = append(d.Rows, newProtectionRow(p, d.CSRF))
+			d.Rows = append(d.Rows, newProtectionRow(p, d.ActionCSRF()))
 		}
 		pools, err := h.fl.Pools(r.Context())
 		if err != nil {
