@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/poolctl/poolctl/internal/agent"
 )
 
 // TestAgentInstallRefuses: bad arguments are refused before anything is
@@ -31,5 +35,20 @@ func TestAgentInstallRefuses(t *testing.T) {
 		if _, err := os.Stat(data); err == nil {
 			t.Fatalf("agent install %v created %s", tc.args, data)
 		}
+	}
+}
+
+// TestExitRemoved: an agent whose member was removed exits with the status
+// its systemd unit does not restart.
+func TestExitRemoved(t *testing.T) {
+	if got := exitCode(fmt.Errorf("%w; enrol again with a new secret to rejoin", agent.ErrRemoved)); got != ExitRemoved {
+		t.Fatalf("exit status for a removed member: %d, want %d", got, ExitRemoved)
+	}
+	if got := exitCode(errors.New("other")); got != 1 {
+		t.Fatalf("exit status for another error: %d", got)
+	}
+	u, err := os.ReadFile("../agent/install/templates/systemd.service")
+	if err != nil || !strings.Contains(string(u), fmt.Sprintf("RestartPreventExitStatus=%d", ExitRemoved)) {
+		t.Fatalf("the systemd unit does not prevent the restart of a removed agent: %v", err)
 	}
 }

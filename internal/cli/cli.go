@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/poolctl/poolctl/client"
+	"github.com/poolctl/poolctl/internal/agent"
 )
 
 // Version is the poolctl version, set at build time with -ldflags.
@@ -38,9 +39,21 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "error:", errorText(err))
-		return 1
+		return exitCode(err)
 	}
 	return 0
+}
+
+// ExitRemoved is the exit status of an agent whose member was removed: a
+// service manager must not restart it (the systemd unit of `agent
+// install` says RestartPreventExitStatus=3).
+const ExitRemoved = 3
+
+func exitCode(err error) int {
+	if errors.Is(err, agent.ErrRemoved) {
+		return ExitRemoved
+	}
+	return 1
 }
 
 func errorText(err error) string {
