@@ -120,8 +120,15 @@ func startServer(t *testing.T, data string, args ...string) *server {
 // startServerBinary is startServer with another poolctl executable.
 func startServerBinary(t *testing.T, bin, data string, args ...string) *server {
 	t.Helper()
+	return startServing(t, bin, "server", data, args...)
+}
+
+// startServing runs `poolctl SUB --data DATA --listen 127.0.0.1:0 ARGS...`
+// (server or dns-node) and waits for its API.
+func startServing(t *testing.T, bin, sub, data string, args ...string) *server {
+	t.Helper()
 	_ = os.Remove(filepath.Join(data, "server.url"))
-	p := startBinary(t, bin, nil, append([]string{"server", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+	p := startBinary(t, bin, nil, append([]string{sub, "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
 	s := &server{proc: p, data: data, ca: filepath.Join(data, "ca.pem")}
 	waitFor(t, 60*time.Second, "server.url", func() bool {
 		b, err := os.ReadFile(filepath.Join(data, "server.url"))

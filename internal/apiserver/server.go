@@ -70,6 +70,9 @@ type Deps struct {
 	// whose X-Forwarded-For header names the real source of a request;
 	// from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// DNSOnly serves a nameserver-only node (poolctl dns-node): zones,
+	// records, tokens and events; no pool, agent or protection route.
+	DNSOnly bool
 }
 
 // Server is the API's http.Handler.
@@ -92,6 +95,9 @@ func New(d Deps) *Server {
 	}
 	s := &Server{d: d, log: d.Logger.With("component", "api"), mux: http.NewServeMux(), relLimit: newReleaseLimiter(nil)}
 	s.routes = s.routeTable()
+	if d.DNSOnly {
+		s.routes = dnsNodeRoutes(s.routes)
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
@@ -101,9 +107,28 @@ func New(d Deps) *Server {
 			s.writeError(w, r, errMethod(r.Method, r.URL.Path, allow))
 			return
 		}
+		if d.DNSOnly {
+			s.writeError(w, r, apperr.New(apperr.NotFound, "no API route %s %s on this DNS node (poolctl dns-node serves zones, records, tokens and events only; pools and agents live on a poolctl server)", r.Method, r.URL.Path))
+			return
+		}
 		s.writeError(w, r, apperr.New(apperr.NotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
 	return s
+}
+
+// dnsNodeRoutes keeps the routes a nameserver-only node answers.
+func dnsNodeRoutes(all []route) []route {
+	var out []route
+	for _, rt := range all {
+		p := strings.TrimPrefix(rt.path, "/api/v1")
+		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events"} {
+			if p == keep || strings.HasPrefix(p, keep+"/") {
+				out = append(out, rt)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // ServeHTTP serves /api/.

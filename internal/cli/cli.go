@@ -86,6 +86,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(
 		newServerCmd(g),
+		newDNSNodeCmd(g),
 		newAgentCmd(g),
 		newDemoCmd(g),
 		newPoolCmd(g),

@@ -118,6 +118,10 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		go func() { defer close(syncDone); e.zones.Run(syncCtx, time.Second) }()
 		e.stops = append(e.stops, func() { stopSync(); <-syncDone })
 	}
+	if o.DNSOnly {
+		e.stopDeciding = func() {}
+		return e, nil
+	}
 
 	prot, err := startProtection(ctx, o, st, fl, e.zones, log)
 	if err != nil {

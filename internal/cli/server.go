@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apiserver"
@@ -39,6 +40,10 @@ type ServerOptions struct {
 	// TrustedProxies are CIDRs of load balancers or NAT gateways whose
 	// X-Forwarded-For names the real source of agent requests.
 	TrustedProxies []string
+	// DNSOnly runs a nameserver-only node (poolctl dns-node): the store,
+	// TLS, admin token, zones and the nameserver; no dashboard, no agent
+	// downloads and no failover, protection or replication engines.
+	DNSOnly bool
 	// ProxyProtocol reads a PROXY protocol header on connections from
 	// TrustedProxies (a TCP load balancer in front of the server).
 	ProxyProtocol bool
@@ -81,19 +86,8 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Data, "data", "", "data directory (required)")
-	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "API and dashboard address")
-	f.StringVar(&o.DNS.Listen, "dns-listen", "", "authoritative DNS address, UDP and TCP (e.g. 127.0.0.1:5353); off when empty")
-	f.StringSliceVar(&o.DNS.Notify, "dns-notify", nil, "secondary to NOTIFY on every zone change, IP:PORT (repeatable)")
-	f.StringSliceVar(&o.DNS.AllowTransfer, "dns-allow-transfer", nil, "address or CIDR allowed to AXFR/IXFR (repeatable; default nobody)")
-	f.StringSliceVar(&o.DNS.TSIG, "dns-tsig", nil, "TSIG key NAME:BASE64SECRET, hmac-sha256 (repeatable; the first signs NOTIFY)")
-	f.BoolVar(&o.DNS.RequireTSIG, "dns-require-tsig", false, "refuse zone transfers that are not TSIG-signed")
+	commonServerFlags(f, &o, "API and dashboard address")
 	f.StringVar(&o.Database, "database", "", "postgres:// URL; default SQLite at DATA/poolctl.db")
-	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate file (instead of the self-signed one)")
-	f.StringVar(&o.TLSKey, "tls-key", "", "key file for --tls-cert")
-	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
-	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
-	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.CredentialRotation, "credential-rotation", fleet.DefaultCredentialRotation, "rotate each agent's credential when it is this old (0: only on request)")
 	f.DurationVar(&o.CredentialOverlap, "credential-overlap", fleet.DefaultCredentialOverlap, "how long a rotated-out agent credential keeps working after the new one's first use")
 	f.BoolVar(&o.ProxyProtocol, "proxy-protocol", false, "read a PROXY protocol header (v1 or v2, as HAProxy's send-proxy writes) on connections from --trusted-proxy peers, for the agents' real source behind a TCP load balancer")
@@ -104,6 +98,51 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringVar(&o.AgentBinaries, "agent-binaries", "", "directory of extra agent binaries to offer for download, named poolctl-<os>-<arch> (the server always offers its own executable)")
 	f.StringVar(&o.ReleasePublicKey, "release-public-key", "", "offline release public key (from `poolctl release keygen`): offer only agent binaries whose BINARY.sig it verifies (default: sign with the server's own key)")
 	f.StringVar(&o.Replication.Hours, "replication-hours", "", "UTC hours in which scheduled replication runs may start, e.g. 1-6 (default: any hour)")
+	_ = cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+// commonServerFlags are the flags of poolctl server and poolctl dns-node:
+// data directory, API address, nameserver, TLS and logging.
+func commonServerFlags(f *pflag.FlagSet, o *ServerOptions, listenHelp string) {
+	f.StringVar(&o.Data, "data", "", "data directory (required)")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", listenHelp)
+	f.StringVar(&o.DNS.Listen, "dns-listen", "", "authoritative DNS address, UDP and TCP (e.g. 127.0.0.1:5353); off when empty")
+	f.StringSliceVar(&o.DNS.Notify, "dns-notify", nil, "secondary to NOTIFY on every zone change, IP:PORT (repeatable)")
+	f.StringSliceVar(&o.DNS.AllowTransfer, "dns-allow-transfer", nil, "address or CIDR allowed to AXFR/IXFR (repeatable; default nobody)")
+	f.StringSliceVar(&o.DNS.TSIG, "dns-tsig", nil, "TSIG key NAME:BASE64SECRET, hmac-sha256 (repeatable; the first signs NOTIFY)")
+	f.BoolVar(&o.DNS.RequireTSIG, "dns-require-tsig", false, "refuse zone transfers that are not TSIG-signed")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate file (instead of the self-signed one)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "key file for --tls-cert")
+	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
+	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
+	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// newDNSNodeCmd is poolctl dns-node: a nameserver-only node.
+func newDNSNodeCmd(g *globals) *cobra.Command {
+	var o ServerOptions
+	cmd := &cobra.Command{
+		Use:   "dns-node --data DIR --dns-listen ADDR",
+		Short: "Run a nameserver-only node: zones over the API and authoritative DNS, no dashboard and no engines",
+		Long: `Run a nameserver-only node (the analogue of cPanel DNSONLY). It keeps its own SQLite store
+under --data, and on first start writes DATA/admin.token (0600) and DATA/ca.pem as the
+server does. Its API answers zones, records, tokens and events only; there are no pools,
+agents, dashboard, failover or replication. Manage its zones with the usual commands
+(POOLCTL_URL, POOLCTL_TOKEN and POOLCTL_CA pointing at it).`,
+		Example: `  poolctl dns-node --data /var/lib/poolctl-dns --listen 0.0.0.0:8443 --dns-listen 0.0.0.0:53
+  POOLCTL_URL=https://ns2.example.net:8443 POOLCTL_TOKEN=$(cat /var/lib/poolctl-dns/admin.token) \
+    POOLCTL_CA=/var/lib/poolctl-dns/ca.pem poolctl zone create example.com --ns ns1.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.DNS.Listen == "" {
+				return errors.New("--dns-listen is required: a DNS node that answers no DNS is of no use")
+			}
+			o.DNSOnly, o.CredentialRotation = true, -1
+			return RunServer(cmd.Context(), o, g.stderr)
+		},
+	}
+	commonServerFlags(cmd.Flags(), &o, "API address")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -185,18 +224,22 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	}
 
 	releaseKey := ""
-	if o.releases, releaseKey, err = loadReleases(ctx, o, st, tlsMat, log); err != nil {
-		return err
+	if !o.DNSOnly {
+		if o.releases, releaseKey, err = loadReleases(ctx, o, st, tlsMat, log); err != nil {
+			return err
+		}
+		defer o.releases.Close()
 	}
-	defer o.releases.Close()
 
 	adminToken, err := loadOrCreateAdminToken(filepath.Join(o.Data, "admin.token"))
 	if err != nil {
 		return err
 	}
 	// The dashboard's first administrator, only while no user exists.
-	if _, err := web.EnsureFirstAdmin(ctx, st, filepath.Join(o.Data, "admin.password"), time.Now(), log); err != nil {
-		return err
+	if !o.DNSOnly {
+		if _, err := web.EnsureFirstAdmin(ctx, st, filepath.Join(o.Data, "admin.password"), time.Now(), log); err != nil {
+			return err
+		}
 	}
 	fcfg := fleet.Config{Logger: log, CredentialRotation: o.CredentialRotation, CredentialOverlap: o.CredentialOverlap}
 	if o.CredentialRotation > 0 && o.CredentialRotation < time.Hour {
@@ -209,11 +252,13 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		fcfg.CAFingerprint, fcfg.CAPEM = tlsMat.Fingerprint, string(tlsMat.CAPEM)
 	}
 	fl := fleet.New(st, fcfg)
-	fl.SetRelease(Version, releaseKey)
-	fl.SetReleases(func(goos, goarch string) (api.AgentBinary, bool) {
-		b, ok := o.releases.Find(goos, goarch)
-		return b.AgentBinary, ok
-	})
+	if !o.DNSOnly {
+		fl.SetRelease(Version, releaseKey)
+		fl.SetReleases(func(goos, goarch string) (api.AgentBinary, bool) {
+			b, ok := o.releases.Find(goos, goarch)
+			return b.AgentBinary, ok
+		})
+	}
 	if err := fl.EnsureAdminToken(ctx, adminToken); err != nil {
 		return fmt.Errorf("register admin token: %w", err)
 	}
@@ -231,12 +276,20 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	apiSrv := apiserver.New(apiserver.Deps{Fleet: fl, Zones: eng.zones, Failover: eng.failover, Protections: eng.protection, Logger: log, Version: Version,
-		TrustedProxies: proxies, Releases: o.releases})
+	deps := apiserver.Deps{Fleet: fl, Zones: eng.zones, Logger: log, Version: Version, TrustedProxies: proxies, DNSOnly: o.DNSOnly}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", apiSrv)
-	mux.Handle("GET /install.sh", apiSrv.InstallScript())
-	mux.Handle("/", eng.web(apiSrv))
+	if o.DNSOnly {
+		mux.Handle("/api/", apiserver.New(deps))
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "poolctl dns-node: a nameserver-only node has no dashboard; its API is under /api/v1 (zones, records, tokens, events)", http.StatusNotFound)
+		})
+	} else {
+		deps.Failover, deps.Protections, deps.Releases = eng.failover, eng.protection, o.releases
+		apiSrv := apiserver.New(deps)
+		mux.Handle("/api/", apiSrv)
+		mux.Handle("GET /install.sh", apiSrv.InstallScript())
+		mux.Handle("/", eng.web(apiSrv))
+	}
 
 	if o.ProxyProtocol && len(proxies) == 0 {
 		return errors.New("--proxy-protocol needs --trusted-proxy: a PROXY header is believed only from the load balancers named there")
