@@ -408,9 +408,11 @@ type Event struct {
 
 // Token is an admin API token as listed; the secret is never shown again.
 type Token struct {
-	ID         int64      `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"`
+	// Scope is admin (the whole API) or cluster (the DNS cluster API only).
+	Scope      string     `json:"scope"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
@@ -420,6 +422,8 @@ type Token struct {
 type TokenCreate struct {
 	Name string   `json:"name"`
 	TTL  Duration `json:"ttl,omitempty"`
+	// Scope is admin (default) or cluster.
+	Scope string `json:"scope,omitempty"`
 }
 
 // TokenCreated carries a new token's secret; shown only once.
@@ -493,4 +497,34 @@ type List[T any] struct {
 	// Next is the cursor of lists ordered by text (objects): pass it as
 	// ?after= for the next page; absent on the last page.
 	Next string `json:"next,omitempty"`
+}
+
+// ClusterZone is a zone as one member of a DNS cluster sends it to another:
+// its zone file and its SOA serial (PUT /api/v1/cluster/zones/{zone}).
+type ClusterZone struct {
+	Serial uint32 `json:"serial"`
+	Text   string `json:"text"`
+}
+
+// ClusterApplied says what a cluster write changed.
+type ClusterApplied struct {
+	Zone    string `json:"zone"`
+	Serial  uint32 `json:"serial"`
+	Changed bool   `json:"changed"`           // false: it was here already
+	Created bool   `json:"created,omitempty"` // the zone did not exist
+}
+
+// ClusterZoneSerial is one zone a cluster member serves.
+type ClusterZoneSerial struct {
+	Zone   string `json:"zone"`
+	Serial uint32 `json:"serial"`
+}
+
+// ClusterHello is GET /api/v1/cluster/hello: what a member checks before
+// it adds this server to its cluster.
+type ClusterHello struct {
+	Version string `json:"version"`
+	// Node is "dns-node" for a nameserver-only node, "server" otherwise.
+	Node  string              `json:"node"`
+	Zones []ClusterZoneSerial `json:"zones"`
 }

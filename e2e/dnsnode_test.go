@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/poolctl/poolctl/api"
 )
 
 // TestDNSNode: `poolctl dns-node` is a nameserver-only node. It writes its
@@ -53,8 +57,27 @@ func TestDNSNode(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no dashboard") {
 		t.Fatalf("GET / on a DNS node: %d %s", resp.StatusCode, body)
 	}
+	// Another member of the DNS cluster writes a zone with a cluster token.
+	var tok api.TokenCreated
+	cliJSON(t, n.env(), &tok, "token", "create", "ns1", "--scope", "cluster")
+	text := "$ORIGIN shared.test.\n@ 300 IN SOA ns1.shared.test. hostmaster.shared.test. 2026120401 3600 600 1209600 300\n@ 300 IN NS ns1.shared.test.\nwww 300 IN A 192.0.2.77\n"
+	body, _ = json.Marshal(api.ClusterZone{Serial: 2026120401, Text: text})
+	rq, _ := http.NewRequest("PUT", n.url+"/api/v1/cluster/zones/shared.test", bytes.NewReader(body))
+	rq.Header.Set("Authorization", "Bearer "+tok.Secret)
+	rq.Header.Set("Content-Type", "application/json")
+	resp, err = hc.Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(out), `"created":true`) {
+		t.Fatalf("cluster write: %d %s", resp.StatusCode, out)
+	}
+	waitFor(t, 10*time.Second, "www.shared.test answered", func() bool { return dig(t, addr, "www.shared.test") == "192.0.2.77" })
+
 	// A restart serves the same zones from its store.
 	n.kill(syscall.SIGTERM)
-	n = startServing(t, binary, "dns-node", data, "--dns-listen", addr)
+	startServing(t, binary, "dns-node", data, "--dns-listen", addr)
 	waitFor(t, 15*time.Second, "www.example.net after a restart", func() bool { return dig(t, addr, "www.example.net") == "192.0.2.53" })
 }

@@ -58,6 +58,8 @@ func (s *Server) OpenAPI() map[string]any {
 			op["security"] = []any{map[string]any{"adminToken": []any{}}}
 		case authAgent:
 			op["security"] = []any{map[string]any{"agentToken": []any{}}}
+		case authCluster:
+			op["security"] = []any{map[string]any{"clusterToken": []any{}}}
 		default:
 			op["security"] = []any{}
 		}
@@ -79,8 +81,9 @@ func (s *Server) OpenAPI() map[string]any {
 		"components": map[string]any{
 			"schemas": g.defs,
 			"securitySchemes": map[string]any{
-				"adminToken": map[string]any{"type": "http", "scheme": "bearer", "description": "admin API token (DATA/admin.token or `poolctl token create`)"},
-				"agentToken": map[string]any{"type": "http", "scheme": "bearer", "description": "agent credential received at enrolment"},
+				"adminToken":   map[string]any{"type": "http", "scheme": "bearer", "description": "admin API token (DATA/admin.token or `poolctl token create`)"},
+				"agentToken":   map[string]any{"type": "http", "scheme": "bearer", "description": "agent credential received at enrolment"},
+				"clusterToken": map[string]any{"type": "http", "scheme": "bearer", "description": "token of scope cluster (`poolctl token create NAME --scope cluster`), for another member of the DNS cluster"},
 			},
 		},
 	}

@@ -65,6 +65,9 @@ var exercisedRoutes = []string{
 	"GET /api/v1/tokens",
 	"POST /api/v1/tokens",
 	"DELETE /api/v1/tokens/{id}",
+	"GET /api/v1/cluster/hello",
+	"PUT /api/v1/cluster/zones/{zone}",
+	"DELETE /api/v1/cluster/zones/{zone}",
 	"GET /api/v1/zones",
 	"POST /api/v1/zones",
 	"GET /api/v1/zones/{zone}",
@@ -99,6 +102,10 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := e.enroll(t, e.member(t, "p1", api.MemberCreate{Name: "a"}).EnrollmentSecret)
+	clusterTok, err := e.c.CreateToken(ctx, api.TokenCreate{Name: "ns2", Scope: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	r := e.do(t, req{method: "GET", path: "/api/v1/openapi.json"})
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
@@ -185,6 +192,8 @@ func TestOpenAPI(t *testing.T) {
 				rq.token = e.admin
 			case len(o.Security) > 0 && o.Security[0]["agentToken"] != nil:
 				rq.token = agent
+			case len(o.Security) > 0 && o.Security[0]["clusterToken"] != nil:
+				rq.token = clusterTok.Secret
 			}
 			if o.RequestBody != nil {
 				rq.body, rq.ct = []byte(`{}`), "application/json"

@@ -86,6 +86,9 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/zones/{zone}/records", authAdmin, "List a zone's records", nil, api.List[api.Record]{}, 0, s.listRecords},
 		{"POST", v + "/zones/{zone}/records", authAdmin, "Add a record", api.RecordCreate{}, api.Record{}, 201, s.addRecord},
 		{"DELETE", v + "/zones/{zone}/records/{id}", authAdmin, "Delete a record", nil, nil, 204, s.deleteRecord},
+		{"GET", v + "/cluster/hello", authCluster, "What this DNS cluster member is: its version, kind and zone serials", nil, api.ClusterHello{}, 0, s.clusterHello},
+		{"PUT", v + "/cluster/zones/{zone}", authCluster, "Write a zone sent by another member of the DNS cluster (idempotent; never goes back to an older serial)", api.ClusterZone{}, api.ClusterApplied{}, 0, s.clusterPut},
+		{"DELETE", v + "/cluster/zones/{zone}", authCluster, "Delete a zone another member of the DNS cluster deleted (idempotent)", nil, nil, 204, s.clusterDelete},
 		{"POST", v + "/zones/{zone}/import", authAdmin, "Import RFC 1035 zone-file text; a missing zone is created from the file, SOA included", api.ZoneImport{}, api.ZoneImportResult{}, 0, s.importZone},
 		{"GET", v + "/zones/{zone}/export", authAdmin, "Export the zone as RFC 1035 text", nil, zoneText{}, 0, s.exportZone},
 

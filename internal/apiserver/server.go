@@ -46,6 +46,10 @@ type Zones interface {
 	DeleteRecord(ctx context.Context, zone string, id int64) error
 	Import(ctx context.Context, zone string, in api.ZoneImport) (api.ZoneImportResult, error)
 	Export(ctx context.Context, zone string) (string, error)
+	// The DNS cluster's receiving side (internal/zones/replica.go).
+	ReplicaSerials(ctx context.Context) ([]api.ClusterZoneSerial, error)
+	ApplyReplica(ctx context.Context, zone string, in api.ClusterZone) (api.ClusterApplied, error)
+	DeleteReplica(ctx context.Context, zone string) error
 }
 
 // Failover is the failover engine as the API needs it.
@@ -121,7 +125,7 @@ func dnsNodeRoutes(all []route) []route {
 	var out []route
 	for _, rt := range all {
 		p := strings.TrimPrefix(rt.path, "/api/v1")
-		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events"} {
+		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events", "/cluster"} {
 			if p == keep || strings.HasPrefix(p, keep+"/") {
 				out = append(out, rt)
 				break
@@ -172,6 +176,7 @@ const (
 	authNone authKind = iota
 	authAdmin
 	authAgent
+	authCluster // a token of scope cluster: another member of the DNS cluster
 )
 
 type ctxKey struct{}
@@ -209,6 +214,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		switch rt.auth {
 		case authAdmin:
 			if err := s.d.Fleet.AuthAdmin(r.Context(), bearer(r)); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		case authCluster:
+			if err := s.d.Fleet.AuthCluster(r.Context(), bearer(r)); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

@@ -227,8 +227,11 @@ func jobCancelCmd(g *globals) *cobra.Command {
 }
 
 func newTokenCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke admin API tokens"}
-	var ttl time.Duration
+	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens (admin, or cluster for another nameserver)"}
+	var (
+		ttl   time.Duration
+		scope string
+	)
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an API token (its secret is printed once)",
@@ -238,16 +241,17 @@ func newTokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := c.CreateToken(cmd.Context(), api.TokenCreate{Name: a[0], TTL: api.Duration(ttl)})
+			t, err := c.CreateToken(cmd.Context(), api.TokenCreate{Name: a[0], TTL: api.Duration(ttl), Scope: scope})
 			if err != nil {
 				return err
 			}
 			return g.emit(t, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "token %d %q created; its secret (shown once):\n  %s\n", t.Token.ID, t.Token.Name, t.Secret)
+				fmt.Fprintf(w, "%s token %d %q created; its secret (shown once):\n  %s\n", t.Token.Scope, t.Token.ID, t.Token.Name, t.Secret)
 			})
 		},
 	}
 	create.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (default never)")
+	create.Flags().StringVar(&scope, "scope", "admin", "admin (the whole API) or cluster (only the DNS cluster API, for another nameserver of the cluster)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens",
@@ -262,14 +266,14 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(api.List[api.Token]{Items: ts}, func(w *tabwriter.Writer) {
-				row(w, "ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES")
+				row(w, "ID", "NAME", "SCOPE", "PREFIX", "CREATED", "LAST USED", "EXPIRES")
 				for _, t := range ts {
 					exp := "never"
 					if t.ExpiresAt != nil {
 						exp = t.ExpiresAt.Local().Format(time.RFC3339)
 					}
 					created := t.CreatedAt
-					row(w, t.ID, t.Name, t.Prefix+"…", ago(&created), ago(t.LastUsedAt), exp)
+					row(w, t.ID, t.Name, t.Scope, t.Prefix+"…", ago(&created), ago(t.LastUsedAt), exp)
 				}
 			})
 		},

@@ -72,18 +72,52 @@ func NewAdminToken() string { return randomToken(adminPrefix) }
 
 type adminEntry struct {
 	id      int64
+	scope   string
 	expires *time.Time
 	checked time.Time
 }
 
+// Token scopes: an admin token opens the whole API; a cluster token only
+// the DNS cluster API (what another nameserver of the cluster needs).
+const (
+	ScopeAdmin   = "admin"
+	ScopeCluster = "cluster"
+)
+
 // AuthAdmin checks an admin bearer token. Lookups are cached for a few
 // seconds; a revocation on this server takes effect at once.
 func (s *Service) AuthAdmin(ctx context.Context, token string) error {
+	scope, err := s.authToken(ctx, token)
+	if err != nil {
+		return err
+	}
+	if scope != ScopeAdmin {
+		return apperr.New(apperr.Forbidden, "this token's scope is %s: it opens only the DNS cluster API", scope)
+	}
+	return nil
+}
+
+// AuthCluster checks the bearer token of a DNS cluster request: a token of
+// scope cluster (an admin token is refused there: give each cluster member
+// its own, revocable one).
+func (s *Service) AuthCluster(ctx context.Context, token string) error {
+	scope, err := s.authToken(ctx, token)
+	if err != nil {
+		return err
+	}
+	if scope != ScopeCluster {
+		return apperr.New(apperr.Forbidden, "the DNS cluster API takes a cluster token (poolctl token create NAME --scope cluster), not an %s token", scope)
+	}
+	return nil
+}
+
+// authToken checks an API token and returns its scope.
+func (s *Service) authToken(ctx context.Context, token string) (string, error) {
 	if token == "" {
-		return apperr.New(apperr.Unauthorized, "missing bearer token; set POOLCTL_TOKEN or --token")
+		return "", apperr.New(apperr.Unauthorized, "missing bearer token; set POOLCTL_TOKEN or --token")
 	}
 	if strings.HasPrefix(token, agentPrefix) {
-		return apperr.New(apperr.Forbidden, "an agent credential cannot use the admin API")
+		return "", apperr.New(apperr.Forbidden, "an agent credential cannot use the admin API")
 	}
 	h := HashToken(token)
 	now := s.now()
@@ -96,23 +130,23 @@ func (s *Service) AuthAdmin(ctx context.Context, token string) error {
 			s.mu.Lock()
 			delete(s.admins, h)
 			s.mu.Unlock()
-			return apperr.New(apperr.Unauthorized, "token is not valid (unknown or revoked)")
+			return "", apperr.New(apperr.Unauthorized, "token is not valid (unknown or revoked)")
 		}
 		if err != nil {
-			return err
+			return "", err
 		}
 		if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
 			_ = s.st.TouchToken(ctx, t.ID, now)
 		}
-		e = adminEntry{id: t.ID, expires: t.ExpiresAt, checked: now}
+		e = adminEntry{id: t.ID, scope: t.Scope, expires: t.ExpiresAt, checked: now}
 		s.mu.Lock()
 		s.admins[h] = e
 		s.mu.Unlock()
 	}
 	if e.expires != nil && now.After(*e.expires) {
-		return apperr.New(apperr.Unauthorized, "token expired at %s", e.expires.Format(time.RFC3339))
+		return "", apperr.New(apperr.Unauthorized, "token expired at %s", e.expires.Format(time.RFC3339))
 	}
-	return nil
+	return e.scope, nil
 }
 
 // CreateToken creates a named admin token; the secret is returned once.
@@ -124,8 +158,15 @@ func (s *Service) CreateToken(ctx context.Context, in api.TokenCreate) (api.Toke
 	if in.TTL < 0 {
 		return api.TokenCreated{}, apperr.New(apperr.Invalid, "token ttl must not be negative")
 	}
+	switch in.Scope {
+	case "":
+		in.Scope = ScopeAdmin
+	case ScopeAdmin, ScopeCluster:
+	default:
+		return api.TokenCreated{}, apperr.New(apperr.Invalid, "token scope %q: want admin or cluster", in.Scope)
+	}
 	secret := randomToken(adminPrefix)
-	t := store.Token{Name: in.Name, Prefix: secret[:8], Hash: HashToken(secret), Scope: "admin"}
+	t := store.Token{Name: in.Name, Prefix: secret[:8], Hash: HashToken(secret), Scope: in.Scope}
 	if in.TTL > 0 {
 		exp := s.now().Add(in.TTL.D()).UTC()
 		t.ExpiresAt = &exp
@@ -164,7 +205,7 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 }
 
 func tokenAPI(t store.Token) api.Token {
-	return api.Token{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
+	return api.Token{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scope: t.Scope, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
 }
 
 // Agent identifies an authenticated agent.

@@ -1,0 +1,134 @@
+package zones
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+// The receiving side of the DNS cluster: another nameserver of the cluster
+// sends a zone whole (its zone file and SOA serial) and this server takes it
+// as it is, serial included, so that every member answers the same SOA. A
+// write is idempotent (the same serial and content again changes nothing)
+// and never goes backwards: an older serial, or the same serial with other
+// content, is a Conflict that names both sides, never a silent overwrite.
+
+// ReplicaSerials lists the zones served here with their serials.
+func (s *Service) ReplicaSerials(ctx context.Context) ([]api.ClusterZoneSerial, error) {
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ClusterZoneSerial, 0, len(zs))
+	for _, z := range zs {
+		out = append(out, api.ClusterZoneSerial{Zone: z.Name, Serial: z.Serial})
+	}
+	return out, nil
+}
+
+// ApplyReplica writes a zone sent by another member of the cluster.
+func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZone) (api.ClusterApplied, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.ClusterApplied{}, err
+	}
+	origin := name + "."
+	parsed, err := dns.ParseZoneFile(origin, strings.NewReader(in.Text))
+	if err != nil {
+		return api.ClusterApplied{}, invalid(err)
+	}
+	var recs []store.Record
+	var soaSerial uint32
+	soas := 0
+	for _, r := range dedupe(parsed) {
+		nr, err := dns.NormalizeRecord(origin, r)
+		if err != nil {
+			return api.ClusterApplied{}, invalid(err)
+		}
+		if nr.Type == "SOA" {
+			soas++
+			if f := strings.Fields(nr.Data); len(f) == 7 {
+				n, _ := strconv.ParseUint(f[2], 10, 32)
+				soaSerial = uint32(n)
+			}
+		}
+		recs = append(recs, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	}
+	if soas != 1 {
+		return api.ClusterApplied{}, apperr.New(apperr.Invalid, "zone %s: the text has %d SOA records, want one", name, soas)
+	}
+	if soaSerial != in.Serial {
+		return api.ClusterApplied{}, apperr.New(apperr.Invalid, "zone %s: serial %d does not match the text's SOA serial %d", name, in.Serial, soaSerial)
+	}
+	newRecs := toDNS(recs)
+	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: in.Serial, Records: newRecs}); err != nil {
+		return api.ClusterApplied{}, invalid(err)
+	}
+	res := api.ClusterApplied{Zone: name, Serial: in.Serial}
+	if _, err := s.st.GetZone(ctx, name); errors.Is(err, apperr.NotFound) {
+		z := store.Zone{Name: name, Serial: in.Serial}
+		if err := s.st.CreateZone(ctx, &z, recs, s.now()); err != nil {
+			return res, err
+		}
+		z.RecordCount = len(recs)
+		if err := s.push(ctx, z); err != nil {
+			s.log.Error("serve replicated zone", "zone", name, "err", err)
+		}
+		res.Changed, res.Created = true, true
+		return res, nil
+	} else if err != nil {
+		return res, err
+	}
+	z, err := s.st.EditZone(ctx, name, s.now(), func(z store.Zone, cur []store.Record) (store.ZoneEdit, error) {
+		e := store.ZoneEdit{Serial: z.Serial}
+		removed, added := dns.DiffRecords(toDNS(cur), newRecs)
+		switch {
+		case z.Serial == in.Serial && len(removed) == 0 && len(added) == 0:
+			return e, errNoChange
+		case z.Serial == in.Serial:
+			return e, apperr.New(apperr.Conflict, "zone %s has serial %d here too, with other content: two servers changed it; nothing was overwritten", name, z.Serial)
+		case !dns.SerialGreater(in.Serial, z.Serial):
+			return e, apperr.New(apperr.Conflict, "zone %s has serial %d here, newer than the %d sent: nothing was overwritten", name, z.Serial, in.Serial)
+		}
+		for _, r := range cur {
+			e.Delete = append(e.Delete, r.ID)
+		}
+		e.Add, e.Serial = recs, in.Serial
+		rj, _ := json.Marshal(removed)
+		aj, _ := json.Marshal(added)
+		e.Journal = &store.ZoneChange{From: z.Serial, To: in.Serial, Removed: string(rj), Added: string(aj)}
+		return e, nil
+	})
+	if errors.Is(err, errNoChange) {
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := s.push(ctx, z); err != nil {
+		s.log.Error("serve replicated zone", "zone", name, "err", err)
+	}
+	res.Changed = true
+	return res, nil
+}
+
+// DeleteReplica removes a zone another member deleted; a zone that is not
+// here is already gone (the delete is idempotent).
+func (s *Service) DeleteReplica(ctx context.Context, zone string) error {
+	err := s.Delete(ctx, zone)
+	if errors.Is(err, apperr.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete replicated zone: %w", err)
+	}
+	return nil
+}
