@@ -315,6 +315,7 @@ func (s *Service) Enroll(ctx context.Context, in api.EnrollRequest, from netip.A
 	l, known := s.live[m.ID]
 	if known {
 		s.setCredLocked(l, m.Credential, m.TokenHash)
+		s.touchCredLocked(l)
 	} else {
 		s.agents[m.TokenHash] = m.ID
 	}

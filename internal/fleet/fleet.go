@@ -84,6 +84,7 @@ type Service struct {
 	// lastReload is when members were last read in full.
 	lastReload time.Time
 	gen        uint64 // counts live entries added outside reloads
+	credSeq    uint64 // counts changes of live credentials (touchCredLocked)
 	// transitions carries health changes from heartbeats to Run, which
 	// records them; nil while Run is not running.
 	transitions chan []Change

@@ -11,6 +11,9 @@ import (
 
 // liveMember is the in-memory health state of one member.
 type liveMember struct {
+	// credSeq is the Service's credSeq at this replica's last change of
+	// cred: a reload that read the store before it must not undo it.
+	credSeq      uint64
 	id, poolID   int64
 	pool, name   string
 	status       string
@@ -150,7 +153,7 @@ func (s *Service) adoptLocked(l *liveMember, at, now time.Time) (Change, bool) {
 func (s *Service) reload(ctx context.Context) error {
 	s.mu.Lock()
 	s.lastReload = s.now()
-	startGen := s.gen
+	startGen, startCred := s.gen, s.credSeq
 	s.mu.Unlock()
 	pools, err := s.st.ListPools(ctx)
 	if err != nil {
@@ -202,7 +205,12 @@ func (s *Service) reload(ctx context.Context) error {
 			l.interval = DefaultHeartbeatInterval
 		}
 		l.timeout = timeoutFor(timeouts[m.PoolID], l.interval)
-		s.setCredLocked(l, m.Credential, m.TokenHash)
+		if l.credSeq <= startCred {
+			// Not changed here since the read: the store's is current.
+			// (Changed meanwhile, this replica's copy is newer: the next
+			// reload reads what it wrote.)
+			s.setCredLocked(l, m.Credential, m.TokenHash)
+		}
 	}
 	for id, l := range s.live {
 		if !seen[id] && l.born <= startGen {

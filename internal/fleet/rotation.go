@@ -50,6 +50,13 @@ type credState struct {
 	issuing             bool   // a heartbeat is issuing next right now
 }
 
+// touchCredLocked marks a change of l.cred made by this replica, which a
+// reload that read the store earlier must not undo.
+func (s *Service) touchCredLocked(l *liveMember) {
+	s.credSeq++
+	l.credSeq = s.credSeq
+}
+
 // setCredLocked copies the stored credentials of m into l, keeping the plain
 // text of a next credential this replica issued, and indexes their hashes.
 func (s *Service) setCredLocked(l *liveMember, c store.Credential, current string) {
@@ -145,6 +152,7 @@ func (s *Service) offerCredential(ctx context.Context, l *liveMember, now time.T
 	}
 	l.cred.next, l.cred.nextAt, l.cred.pending = h, now, token
 	s.agents[h] = l.id
+	s.touchCredLocked(l)
 	return token
 }
 
@@ -164,6 +172,7 @@ func (s *Service) promote(ctx context.Context, l *liveMember, h string) error {
 		l.cred.prev, l.cred.prevUntil = l.cred.current, until
 		l.cred.current, l.cred.issuedAt = h, now
 		l.cred.next, l.cred.nextAt, l.cred.pending, l.cred.rotate = "", time.Time{}, "", false
+		s.touchCredLocked(l)
 	}
 	pool, name := l.pool, l.name
 	s.mu.Unlock()
@@ -202,6 +211,7 @@ func (s *Service) RotateCredentials(ctx context.Context, pool, member string) (a
 	for _, l := range s.live {
 		if l.poolID == p.ID && (member == "" || l.name == member) && l.cred.current != "" {
 			l.cred.rotate = true
+			s.touchCredLocked(l)
 		}
 	}
 	s.mu.Unlock()
@@ -238,6 +248,7 @@ func (s *Service) RevokeCredential(ctx context.Context, pool, member string, for
 	s.mu.Lock()
 	if l := s.live[m.ID]; l != nil {
 		s.setCredLocked(l, store.Credential{}, "")
+		s.touchCredLocked(l)
 	}
 	s.mu.Unlock()
 	s.Emit(ctx, api.Event{Kind: KindCredentialRevoked, Pool: pool, Member: member,
