@@ -198,7 +198,8 @@ func (s *Store) RequestRotation(ctx context.Context, poolID int64, name string, 
 		args = append(args, name)
 	}
 	var names []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txRetry(ctx, func(tx *sql.Tx) error {
+		names = names[:0]
 		rows, err := tx.QueryContext(ctx, q+` RETURNING name`, args...)
 		if err != nil {
 			return fmt.Errorf("request credential rotation: %w", err)

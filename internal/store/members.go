@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,7 +248,10 @@ func (s *Store) ApplyHeartbeats(ctx context.Context, batch []HeartbeatUpdate) er
 	if len(batch) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// Rows are locked in member order, as other multi-member writes go, so
+	// that PostgreSQL does not find them in a deadlock.
+	slices.SortFunc(batch, func(a, b HeartbeatUpdate) int { return cmp.Compare(a.MemberID, b.MemberID) })
+	return s.txRetry(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE members SET last_heartbeat_at=$1, heartbeat_interval_ms=$2,
 			agent_version=$3, metrics=$4 WHERE id=$5`)
 		if err != nil {

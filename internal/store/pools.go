@@ -143,7 +143,7 @@ func (s *Store) ClearBanner(ctx context.Context, poolID int64, now time.Time) er
 // they are told they were removed. It returns the names of removed members.
 func (s *Store) DeletePool(ctx context.Context, poolID int64, now time.Time) ([]string, error) {
 	var names []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txRetry(ctx, func(tx *sql.Tx) error {
 		var err error
 		names, err = tombstoneMembers(ctx, tx, `pool_id = $1`, poolID, now)
 		if err != nil {

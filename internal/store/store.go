@@ -216,6 +216,24 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// txRetry is tx for fn that may run again from the start: on PostgreSQL,
+// a transaction chosen as a deadlock's victim (SQLSTATE 40P01) is retried
+// twice, since nothing of it was written.
+func (s *Store) txRetry(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tx(ctx, fn)
+		var pe *pgconn.PgError
+		if attempt >= 3 || !errors.As(err, &pe) || pe.Code != "40P01" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
+}
+
 // classify turns driver errors into apperr kinds: unique violations become
 // Conflict, missing rows NotFound. what names the thing for the message.
 func classify(err error, what string) error {
