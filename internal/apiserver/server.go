@@ -52,6 +52,18 @@ type Zones interface {
 	DeleteReplica(ctx context.Context, zone string) error
 }
 
+// Cluster is the DNS cluster engine (internal/cluster) as the API needs it.
+type Cluster interface {
+	Settings(ctx context.Context) (api.ClusterSettings, error)
+	UpdateSettings(ctx context.Context, in api.ClusterSettingsUpdate) (api.ClusterSettings, error)
+	Members(ctx context.Context) ([]api.ClusterMember, error)
+	AddMember(ctx context.Context, in api.ClusterMemberCreate) (api.ClusterMember, error)
+	UpdateMember(ctx context.Context, host string, in api.ClusterMemberUpdate) (api.ClusterMember, error)
+	RemoveMember(ctx context.Context, host string, force bool) (api.ClusterMemberRemoved, error)
+	EnableMember(ctx context.Context, host string) (api.ClusterMember, error)
+	Resync(ctx context.Context, host string) (api.ClusterResync, error)
+}
+
 // Failover is the failover engine as the API needs it.
 type Failover interface {
 	MakeActive(ctx context.Context, pool, member string, force bool) (api.Pool, error)
@@ -74,6 +86,8 @@ type Deps struct {
 	// whose X-Forwarded-For header names the real source of a request;
 	// from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Cluster is the DNS cluster engine; nil: its routes answer 503.
+	Cluster Cluster
 	// DNSOnly serves a nameserver-only node (poolctl dns-node): zones,
 	// records, tokens and events; no pool, agent or protection route.
 	DNSOnly bool
@@ -125,7 +139,7 @@ func dnsNodeRoutes(all []route) []route {
 	var out []route
 	for _, rt := range all {
 		p := strings.TrimPrefix(rt.path, "/api/v1")
-		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events", "/cluster"} {
+		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events", "/cluster", "/dns"} {
 			if p == keep || strings.HasPrefix(p, keep+"/") {
 				out = append(out, rt)
 				break

@@ -95,6 +95,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(g),
 		newEventsCmd(g),
 		newZoneCmd(g),
+		newDNSCmd(g),
 		newRecordCmd(g),
 		newUserCmd(g),
 		newAccountCmd(g),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/internal/apiserver"
+	"github.com/poolctl/poolctl/internal/cluster"
 	"github.com/poolctl/poolctl/internal/dns"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
@@ -34,6 +35,7 @@ type DNSOptions struct {
 // nameserver, the failover engine, the dashboard.
 type engines struct {
 	zones      *zones.Service
+	cluster    *cluster.Service
 	failover   apiserver.Failover
 	protection *protection.Service
 	dash       *web.Handler
@@ -105,6 +107,11 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		e.stops = append(e.stops, func() { _ = srv.Shutdown(context.Background()) })
 		zcfg.Sink = srv
 	}
+	zcfg.OnChange = func(zone string) {
+		if e.cluster != nil {
+			e.cluster.Changed(zone)
+		}
+	}
 	e.zones = zones.New(zcfg)
 	if err := e.zones.LoadAll(ctx); err != nil {
 		e.stop()
@@ -117,6 +124,10 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		syncDone := make(chan struct{})
 		go func() { defer close(syncDone); e.zones.Run(syncCtx, time.Second) }()
 		e.stops = append(e.stops, func() { stopSync(); <-syncDone })
+	}
+	if err := e.startCluster(ctx, o, st, fl, log); err != nil {
+		e.stop()
+		return nil, err
 	}
 	if o.DNSOnly {
 		e.stopDeciding = func() {}
@@ -170,3 +181,25 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 
 // web serves everything outside /api/: the dashboard.
 func (e *engines) web(api http.Handler) http.Handler { return e.dash }
+
+// startCluster runs the DNS cluster engine, which pushes this server's zone
+// changes to the cluster's members.
+func (e *engines) startCluster(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, log *slog.Logger) error {
+	key, err := masterKey(o)
+	if err != nil {
+		return err
+	}
+	if o.ClusterReconcile < 0 || (o.ClusterReconcile > 0 && o.ClusterReconcile < time.Second) {
+		return fmt.Errorf("--dns-cluster-reconcile %s: want at least 1s", o.ClusterReconcile)
+	}
+	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: key, Logger: log, Reconcile: o.ClusterReconcile})
+	if err != nil {
+		return fmt.Errorf("DNS cluster: %w", err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); cl.Run(runCtx) }()
+	e.stops = append(e.stops, func() { stop(); <-done })
+	e.cluster = cl
+	return nil
+}

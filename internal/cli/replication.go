@@ -24,7 +24,7 @@ import (
 // ReplicationOptions configure account protection on the server.
 type ReplicationOptions struct {
 	Objects     string // directory or s3:// URL; default DATA/objects
-	MasterKey   string // default DATA/master.key
+	MasterKey   string // default DATA/master.key (masterKey)
 	Concurrency int
 	Hours       string
 }
@@ -79,11 +79,7 @@ func startProtection(ctx context.Context, o ServerOptions, st *store.Store, fl *
 	if err != nil {
 		return nil, err
 	}
-	keyPath := o.Replication.MasterKey
-	if keyPath == "" {
-		keyPath = filepath.Join(o.Data, "master.key")
-	}
-	key, err := protection.LoadMasterKey(keyPath)
+	key, err := masterKey(o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,4 +122,15 @@ type foAccounts struct{ p *protection.Service }
 
 func (a foAccounts) CutAccounts(ctx context.Context, pool, from string) (any, error) {
 	return a.p.CutAccounts(ctx, pool, from)
+}
+
+// masterKey loads (creating on first start) the key that seals secrets in
+// the store: the pools' chunk keys, the release key, the DNS cluster's
+// member tokens.
+func masterKey(o ServerOptions) ([32]byte, error) {
+	keyPath := o.Replication.MasterKey
+	if keyPath == "" {
+		keyPath = filepath.Join(o.Data, "master.key")
+	}
+	return protection.LoadMasterKey(keyPath)
 }

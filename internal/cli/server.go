@@ -40,6 +40,9 @@ type ServerOptions struct {
 	// TrustedProxies are CIDRs of load balancers or NAT gateways whose
 	// X-Forwarded-For names the real source of agent requests.
 	TrustedProxies []string
+	// ClusterReconcile is how often DNS cluster members are compared with
+	// this server (0: cluster.DefaultReconcile).
+	ClusterReconcile time.Duration
 	// DNSOnly runs a nameserver-only node (poolctl dns-node): the store,
 	// TLS, admin token, zones and the nameserver; no dashboard, no agent
 	// downloads and no failover, protection or replication engines.
@@ -117,6 +120,7 @@ func commonServerFlags(f *pflag.FlagSet, o *ServerOptions, listenHelp string) {
 	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")
 	f.BoolVar(&o.InsecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&o.ClusterReconcile, "dns-cluster-reconcile", 30*time.Second, "how often the DNS cluster's members are compared with this server, so that one that missed changes catches up")
 }
 
 // newDNSNodeCmd is poolctl dns-node: a nameserver-only node.
@@ -276,7 +280,7 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	deps := apiserver.Deps{Fleet: fl, Zones: eng.zones, Logger: log, Version: Version, TrustedProxies: proxies, DNSOnly: o.DNSOnly}
+	deps := apiserver.Deps{Fleet: fl, Zones: eng.zones, Cluster: eng.cluster, Logger: log, Version: Version, TrustedProxies: proxies, DNSOnly: o.DNSOnly}
 	mux := http.NewServeMux()
 	if o.DNSOnly {
 		mux.Handle("/api/", apiserver.New(deps))

@@ -34,6 +34,35 @@ func (s *Service) ReplicaSerials(ctx context.Context) ([]api.ClusterZoneSerial, 
 	return out, nil
 }
 
+// ReplicaZone is a zone as the cluster sends it: its zone file and serial,
+// from one reading of the store.
+func (s *Service) ReplicaZone(ctx context.Context, zone string) (api.ClusterZone, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	dz, err := s.build(ctx, z)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	dz.Journal = nil
+	// The serial of the SOA record read with the records: the receiver
+	// checks that they agree.
+	serial := dz.Serial
+	for _, r := range dz.Records {
+		if f := strings.Fields(r.Data); r.Type == "SOA" && len(f) == 7 {
+			if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				serial = uint32(n)
+			}
+		}
+	}
+	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz)}, nil
+}
+
 // ApplyReplica writes a zone sent by another member of the cluster.
 func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZone) (api.ClusterApplied, error) {
 	name, err := zoneName(zone)

@@ -45,6 +45,10 @@ type Config struct {
 	// SerialScheme is "unixtime" (default) or "date".
 	SerialScheme string
 	Logger       *slog.Logger
+	// OnChange, when set, is told the name of every zone changed, created
+	// or deleted here (the DNS cluster pushes it to its members). It must
+	// not block.
+	OnChange func(zone string)
 }
 
 // Service manages zones.
@@ -112,6 +116,9 @@ func (s *Service) LoadAll(ctx context.Context) error {
 
 // push loads zone z from the store and hands it to the sink.
 func (s *Service) push(ctx context.Context, z store.Zone) error {
+	if s.cfg.OnChange != nil {
+		defer s.cfg.OnChange(z.Name)
+	}
 	if s.cfg.Sink == nil {
 		return nil
 	}
@@ -319,6 +326,9 @@ func (s *Service) Delete(ctx context.Context, zone string) error {
 	}
 	if err := s.st.DeleteZone(ctx, z.ID); err != nil {
 		return err
+	}
+	if s.cfg.OnChange != nil {
+		defer s.cfg.OnChange(name)
 	}
 	if s.cfg.Sink != nil {
 		s.mu.Lock()

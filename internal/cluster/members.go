@@ -1,0 +1,264 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/client"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/store"
+)
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func settingsAPI(c store.ClusterSettings) api.ClusterSettings {
+	return api.ClusterSettings{Enabled: c.Enabled, FailureThreshold: c.FailureThreshold}
+}
+
+// Settings returns the cluster's switch and threshold.
+func (s *Service) Settings(ctx context.Context) (api.ClusterSettings, error) {
+	c, err := s.st.GetClusterSettings(ctx)
+	return settingsAPI(c), err
+}
+
+// UpdateSettings switches the cluster on or off and sets the threshold.
+// Switching it on reconciles every member at once.
+func (s *Service) UpdateSettings(ctx context.Context, in api.ClusterSettingsUpdate) (api.ClusterSettings, error) {
+	c, err := s.st.GetClusterSettings(ctx)
+	if err != nil {
+		return api.ClusterSettings{}, err
+	}
+	was := c.Enabled
+	if in.FailureThreshold != nil {
+		if *in.FailureThreshold < 0 || *in.FailureThreshold > 1000 {
+			return api.ClusterSettings{}, apperr.New(apperr.Invalid, "failure_threshold %d: want 1–1000 consecutive failures, or 0 to keep every member online", *in.FailureThreshold)
+		}
+		c.FailureThreshold = *in.FailureThreshold
+	}
+	if in.Enabled != nil {
+		c.Enabled = *in.Enabled
+	}
+	if err := s.st.SaveClusterSettings(ctx, c, s.cfg.Now()); err != nil {
+		return api.ClusterSettings{}, err
+	}
+	if c.Enabled != was {
+		state := "disabled: no zone is sent to its members"
+		if c.Enabled {
+			state = "enabled"
+			go s.reconcileAll(context.WithoutCancel(ctx), false)
+		}
+		s.cfg.Events.Emit(ctx, api.Event{Kind: "dns.cluster_changed", Message: "DNS cluster " + state})
+	}
+	return settingsAPI(c), nil
+}
+
+func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.ClusterMember, error) {
+	out := api.ClusterMember{Host: m.Host, URL: m.URL, Role: m.Role, Backend: m.Backend, Version: m.RemoteVersion, Node: m.RemoteNode,
+		Status: api.ClusterMemberOK, Failures: m.Failures, LastError: m.LastError, LastOKAt: m.LastOKAt, DisabledAt: m.DisabledAt, CreatedAt: m.CreatedAt}
+	switch {
+	case m.DisabledAt != nil:
+		out.Status = api.ClusterMemberDisabled
+	case m.Failures > 0:
+		out.Status = api.ClusterMemberFailing
+	}
+	pushed, err := s.st.ClusterPushed(ctx, m.ID)
+	out.Zones = len(pushed)
+	return out, err
+}
+
+// Members lists the cluster's members.
+func (s *Service) Members(ctx context.Context) ([]api.ClusterMember, error) {
+	ms, err := s.st.ListClusterMembers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ClusterMember, 0, len(ms))
+	for _, m := range ms {
+		a, err := s.memberAPI(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// hello checks that a member answers the cluster API with its token, and
+// says exactly what failed otherwise.
+func (s *Service) hello(ctx context.Context, m store.ClusterMember) (api.ClusterHello, error) {
+	c, err := s.client(m)
+	if err != nil {
+		return api.ClusterHello{}, apperr.New(apperr.Invalid, "%s: %v", m.Host, err)
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	h, err := c.ClusterHello(hctx)
+	var ce *client.Error
+	switch {
+	case err == nil:
+		return h, nil
+	case errors.As(err, &ce) && (ce.Status == http.StatusUnauthorized || ce.Status == http.StatusForbidden):
+		return h, apperr.New(apperr.Invalid, "%s refused the token: %s (make one there with `poolctl token create NAME --scope cluster`)", m.Host, ce.Message)
+	case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
+		return h, apperr.New(apperr.Invalid, "%s at %s does not answer the DNS cluster API (%s): is it a poolctl server or dns-node of this version?", m.Host, m.URL, ce.Message)
+	default:
+		return h, apperr.New(apperr.Unavailable, "cannot reach %s at %s: %v", m.Host, m.URL, err)
+	}
+}
+
+// AddMember adds a member after checking its address, certificate, token
+// and version; nothing is saved when a check fails.
+func (s *Service) AddMember(ctx context.Context, in api.ClusterMemberCreate) (api.ClusterMember, error) {
+	if err := checkMember(&in); err != nil {
+		return api.ClusterMember{}, err
+	}
+	if _, err := s.st.GetClusterMember(ctx, in.Host); err == nil {
+		return api.ClusterMember{}, apperr.New(apperr.Conflict, "DNS cluster member %s exists already (two members cannot share a host name)", in.Host)
+	}
+	sealed, err := s.seal(in.Host, in.Token)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	m := store.ClusterMember{Host: in.Host, URL: strings.TrimRight(in.URL, "/"), TokenSealed: sealed, CAPEM: in.CA, Role: in.Role, Backend: in.Backend}
+	h, err := s.hello(ctx, m)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	m.RemoteVersion, m.RemoteNode = h.Version, h.Node
+	if err := s.st.CreateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
+		return api.ClusterMember{}, err
+	}
+	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberAdded, Message: fmt.Sprintf("DNS cluster member %s (%s, %s %s) added as %s", m.Host, m.URL, h.Node, h.Version, m.Role)})
+	go s.reconcileAll(context.WithoutCancel(ctx), false)
+	return s.memberAPI(ctx, m)
+}
+
+// UpdateMember changes a member's role in place.
+func (s *Service) UpdateMember(ctx context.Context, host string, in api.ClusterMemberUpdate) (api.ClusterMember, error) {
+	m, err := s.st.GetClusterMember(ctx, host)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	if in.Role != nil {
+		if err := checkRole(*in.Role); err != nil {
+			return api.ClusterMember{}, err
+		}
+		m.Role = *in.Role
+	}
+	if err := s.st.UpdateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
+		return api.ClusterMember{}, err
+	}
+	return s.memberAPI(ctx, m)
+}
+
+// RemoveMember stops writing to a member. The zones that exist only there
+// (not on this server) leave the cluster with it: they are listed, and
+// their existence (or an unreachable member, where nobody can tell) needs
+// force.
+func (s *Service) RemoveMember(ctx context.Context, host string, force bool) (api.ClusterMemberRemoved, error) {
+	m, err := s.st.GetClusterMember(ctx, host)
+	if err != nil {
+		return api.ClusterMemberRemoved{}, err
+	}
+	out := api.ClusterMemberRemoved{Host: host, LoneZones: []string{}}
+	h, herr := s.hello(ctx, m)
+	if herr == nil {
+		local, err := s.cfg.Zones.List(ctx)
+		if err != nil {
+			return out, err
+		}
+		here := map[string]bool{}
+		for _, z := range local {
+			here[z.Name] = true
+		}
+		for _, z := range h.Zones {
+			if !here[z.Zone] {
+				out.LoneZones = append(out.LoneZones, z.Zone)
+			}
+		}
+		slices.Sort(out.LoneZones)
+	}
+	if !force {
+		switch {
+		case herr != nil:
+			return out, apperr.New(apperr.Conflict, "cannot tell which zones exist only on %s (%s); --force removes it anyway", host, apperr.Message(herr))
+		case len(out.LoneZones) > 0:
+			return out, apperr.New(apperr.Conflict, "zones %s exist only on %s and leave the cluster with it; repeat with --force to remove it anyway",
+				strings.Join(out.LoneZones, ", "), host)
+		}
+	}
+	if err := s.st.DeleteClusterMember(ctx, m.ID); err != nil {
+		return out, err
+	}
+	msg := fmt.Sprintf("DNS cluster member %s removed: no zone is sent to it any more", host)
+	if len(out.LoneZones) > 0 {
+		msg += "; zones only there: " + strings.Join(out.LoneZones, ", ")
+	}
+	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberRemoved, Message: msg, Data: mustJSON(out)})
+	return out, nil
+}
+
+// EnableMember puts a disabled member back and resynchronises it.
+func (s *Service) EnableMember(ctx context.Context, host string) (api.ClusterMember, error) {
+	m, err := s.st.GetClusterMember(ctx, host)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	m.DisabledAt, m.Failures, m.LastError = nil, 0, ""
+	if err := s.st.UpdateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
+		return api.ClusterMember{}, err
+	}
+	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberEnabled, Message: fmt.Sprintf("DNS cluster member %s enabled again; resynchronising it", host)})
+	if _, err := s.Resync(ctx, host); err != nil {
+		return api.ClusterMember{}, err
+	}
+	m, err = s.st.GetClusterMember(ctx, host)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	return s.memberAPI(ctx, m)
+}
+
+// Resync sends every zone again to one member (host) or to all (""), and
+// deletes there the zones deleted here.
+func (s *Service) Resync(ctx context.Context, host string) (api.ClusterResync, error) {
+	set, err := s.st.GetClusterSettings(ctx)
+	if err != nil {
+		return api.ClusterResync{}, err
+	}
+	if !set.Enabled {
+		return api.ClusterResync{}, apperr.New(apperr.Conflict, "the DNS cluster is disabled; enable it with `poolctl dns cluster enable`")
+	}
+	ms, err := s.st.ListClusterMembers(ctx)
+	if err != nil {
+		return api.ClusterResync{}, err
+	}
+	out := api.ClusterResync{Members: []string{}}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	found := false
+	for _, m := range ms {
+		if host != "" && m.Host != host {
+			continue
+		}
+		found = true
+		if m.DisabledAt != nil || !writes(m.Role) {
+			continue
+		}
+		out.Zones += s.reconcile(ctx, m, set, true)
+		out.Members = append(out.Members, m.Host)
+	}
+	if host != "" && !found {
+		return out, apperr.New(apperr.NotFound, "no DNS cluster member %s", host)
+	}
+	return out, nil
+}
