@@ -53,12 +53,8 @@ To update a whole pool one member at a time, use poolctl pool update-agents.`,
 			if !follow {
 				return printJob(g, j)
 			}
-			j, err = followJob(cmd.Context(), g, c, j.ID)
-			if err != nil {
+			if j, err = followToEnd(cmd.Context(), g, c, j.ID, "agent update job"); err != nil {
 				return err
-			}
-			if j.Status != api.JobSucceeded {
-				return fmt.Errorf("agent update job %d %s: %s", j.ID, j.Status, j.Error)
 			}
 			fmt.Fprintf(g.stdout, "agent of %s updated (job %d)\n", args[1], j.ID)
 			return nil

@@ -67,12 +67,8 @@ func jobRunCmd(g *globals) *cobra.Command {
 			if !follow {
 				return printJob(g, j)
 			}
-			j, err = followJob(cmd.Context(), g, c, j.ID)
-			if err != nil {
+			if j, err = followToEnd(cmd.Context(), g, c, j.ID, "job"); err != nil {
 				return err
-			}
-			if j.Status != api.JobSucceeded {
-				return fmt.Errorf("job %d %s: %s", j.ID, j.Status, j.Error)
 			}
 			if len(j.Result) > 0 {
 				fmt.Fprintln(g.stdout, string(j.Result))
@@ -83,6 +79,19 @@ func jobRunCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&args, "args", "", "job arguments as a JSON object")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream the log until the job ends")
 	return cmd
+}
+
+// followToEnd follows a job (followJob) and turns its failure into the
+// command's error, naming it what.
+func followToEnd(ctx context.Context, g *globals, c *client.Client, id int64, what string) (api.Job, error) {
+	j, err := followJob(ctx, g, c, id)
+	if err != nil {
+		return j, err
+	}
+	if j.Status != api.JobSucceeded {
+		return j, fmt.Errorf("%s %d %s: %s", what, j.ID, j.Status, j.Error)
+	}
+	return j, nil
 }
 
 // followJob prints log lines as they arrive until the job ends.

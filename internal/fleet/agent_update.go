@@ -190,7 +190,7 @@ func (s *Service) StartRollout(ctx context.Context, pool string, in api.AgentUpd
 	if r.Version == "" {
 		return api.Rollout{}, apperr.New(apperr.Conflict, "no member of pool %s needs an update: %s", pool, skippedNotes(r.Steps))
 	}
-	r.Message = fmt.Sprintf("updating %d member(s) to %s, one at a time", pendingSteps(r.Steps), r.Version)
+	r.Message = fmt.Sprintf("updating %d member(s) to %s, one at a time", countSteps(r.Steps, api.RolloutMemberPending), r.Version)
 	if err := s.st.CreateRollout(ctx, &r, s.now()); err != nil {
 		return api.Rollout{}, err
 	}
@@ -200,10 +200,11 @@ func (s *Service) StartRollout(ctx context.Context, pool string, in api.AgentUpd
 	return s.Rollout(ctx, pool)
 }
 
-func pendingSteps(steps []store.RolloutStep) int {
+// countSteps counts the steps in status.
+func countSteps(steps []store.RolloutStep, status string) int {
 	n := 0
 	for _, st := range steps {
-		if st.Status == api.RolloutMemberPending {
+		if st.Status == status {
 			n++
 		}
 	}
@@ -375,7 +376,7 @@ func (s *Service) stepRollout(ctx context.Context, r *store.Rollout) error {
 		}
 	}
 	// Every step ended without a failure (a failure returns above).
-	s.finishRollout(ctx, r, api.RolloutSucceeded, fmt.Sprintf("%d member(s) updated to %s, %d skipped", countDone(r.Steps), r.Version, len(r.Steps)-countDone(r.Steps)))
+	s.finishRollout(ctx, r, api.RolloutSucceeded, fmt.Sprintf("%d member(s) updated to %s, %d skipped", countSteps(r.Steps, api.RolloutMemberDone), r.Version, len(r.Steps)-countSteps(r.Steps, api.RolloutMemberDone)))
 	changed()
 	return nil
 }
@@ -386,16 +387,6 @@ func (s *Service) skipRest(r *store.Rollout, after int) {
 			r.Steps[k].Status, r.Steps[k].Note = api.RolloutMemberSkipped, "rollout stopped at "+r.Steps[after].Member
 		}
 	}
-}
-
-func countDone(steps []store.RolloutStep) int {
-	n := 0
-	for _, st := range steps {
-		if st.Status == api.RolloutMemberDone {
-			n++
-		}
-	}
-	return n
 }
 
 func orStatus(msg, status string) string {

@@ -188,34 +188,3 @@ func (s *Store) LatestRollout(ctx context.Context, poolID int64) (Rollout, error
 	}
 	return rs[0], nil
 }
-
-// ClaimJobKind is ClaimJob restricted to jobs of one kind: agents the
-// version policy refuses may still take their update.
-func (s *Store) ClaimJobKind(ctx context.Context, memberID int64, kind string, lease time.Duration, now time.Time) (*Job, error) {
-	var claimed *Job
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE member_id = $1 AND status = 'queued' AND kind = $2 ORDER BY id LIMIT 1`, memberID, kind).Scan(&id)
-		if err == sql.ErrNoRows {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("find queued %s job: %w", kind, err)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET status='running', attempts=attempts+1, lease_until=$1, started_at=$2
-			WHERE id=$3 AND status='queued'`, ms(now.Add(lease)), ms(now), id)
-		if err != nil {
-			return fmt.Errorf("claim job %d: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+jobFrom+`WHERE j.id = $1`, id))
-		if err != nil {
-			return err
-		}
-		claimed = &j
-		return nil
-	})
-	return claimed, err
-}

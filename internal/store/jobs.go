@@ -86,10 +86,25 @@ func (s *Store) ListJobs(ctx context.Context, memberID int64, limit int) ([]Job,
 // ClaimJob hands the oldest queued job of a member to its agent with a
 // lease. It returns nil when none is queued.
 func (s *Store) ClaimJob(ctx context.Context, memberID int64, lease time.Duration, now time.Time) (*Job, error) {
+	return s.claimJob(ctx, memberID, "", lease, now)
+}
+
+// ClaimJobKind is ClaimJob restricted to jobs of one kind: agents the
+// version policy refuses may still take their update.
+func (s *Store) ClaimJobKind(ctx context.Context, memberID int64, kind string, lease time.Duration, now time.Time) (*Job, error) {
+	return s.claimJob(ctx, memberID, kind, lease, now)
+}
+
+// claimJob claims the member's oldest queued job (of kind, unless "").
+func (s *Store) claimJob(ctx context.Context, memberID int64, kind string, lease time.Duration, now time.Time) (*Job, error) {
 	var claimed *Job
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE member_id = $1 AND status = 'queued' ORDER BY id LIMIT 1`, memberID).Scan(&id)
+		q, args := `SELECT id FROM jobs WHERE member_id = $1 AND status = 'queued' ORDER BY id LIMIT 1`, []any{memberID}
+		if kind != "" {
+			q, args = `SELECT id FROM jobs WHERE member_id = $1 AND status = 'queued' AND kind = $2 ORDER BY id LIMIT 1`, []any{memberID, kind}
+		}
+		err := tx.QueryRowContext(ctx, q, args...).Scan(&id)
 		if err == sql.ErrNoRows {
 			return nil
 		}
