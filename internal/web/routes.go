@@ -52,6 +52,10 @@ func (h *Handler) routes() {
 
 	m.Handle("GET /events", h.page(h.eventsPage))
 
+	m.Handle("GET /dns-cluster", h.page(h.clusterPage))
+	m.Handle("POST /dns-cluster/switch", h.page(h.switchCluster))
+	m.Handle("POST /dns-cluster/members/{host}/enable", h.page(h.enableClusterMember))
+	m.Handle("POST /dns-cluster/resync", h.page(h.resyncCluster))
 	m.Handle("GET /zones", h.page(h.zonesPage))
 	m.Handle("POST /zones", h.page(h.createZone))
 	m.Handle("GET /zones/{zone}", h.page(h.zonePage))

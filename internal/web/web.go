@@ -25,6 +25,16 @@ import (
 	"github.com/poolctl/poolctl/internal/store"
 )
 
+// Cluster is the DNS cluster engine as the dashboard needs it;
+// internal/cluster implements it.
+type Cluster interface {
+	Settings(ctx context.Context) (api.ClusterSettings, error)
+	UpdateSettings(ctx context.Context, in api.ClusterSettingsUpdate) (api.ClusterSettings, error)
+	Members(ctx context.Context) ([]api.ClusterMember, error)
+	EnableMember(ctx context.Context, host string) (api.ClusterMember, error)
+	Resync(ctx context.Context, host string) (api.ClusterResync, error)
+}
+
 // Zones is the zone service as the dashboard needs it; internal/zones
 // implements it. Errors are apperr kinds with messages for people.
 type Zones interface {
@@ -48,6 +58,9 @@ const (
 type Config struct {
 	Fleet *fleet.Service
 	Zones Zones // nil: the zone pages say DNS is not available
+	// Cluster is the DNS cluster engine; nil: its page says it is not
+	// available.
+	Cluster Cluster
 	// Protections is account protection; nil: its pages say it is not
 	// available.
 	Protections Protections
