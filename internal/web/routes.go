@@ -1,6 +1,11 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+
+	"github.com/klauspost/compress/gzhttp"
+)
 
 // routes is the dashboard's one route table. Every state-changing route is
 // a POST, behind http.CrossOriginProtection and the session's CSRF token.
@@ -83,6 +88,15 @@ func (h *Handler) routes() {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(h.serve(func(w http.ResponseWriter, r *http.Request) error { return errCrossOrigin }))
 	h.handler = cop.Handler(h.limitBody(m))
+	// Pages and static files go out compressed to browsers that take gzip;
+	// live streams never (they are flushed event by event).
+	gz, err := gzhttp.NewWrapper(gzhttp.ContentTypeFilter(func(ct string) bool {
+		return !strings.HasPrefix(strings.TrimSpace(ct), "text/event-stream") && gzhttp.DefaultContentTypeFilter(ct)
+	}))
+	if err != nil {
+		panic(err) // the options above are constant
+	}
+	h.gzipped = gz(h.handler)
 }
 
 // limitBody caps request bodies: the dashboard's forms are small.

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -99,6 +100,7 @@ type Handler struct {
 	static   *staticFiles
 	mux      *http.ServeMux
 	handler  http.Handler
+	gzipped  http.Handler // handler, compressing (routes.go)
 	limit    *limiter
 	live     *hub
 	pw       *passwords
@@ -160,7 +162,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-	h.handler.ServeHTTP(w, r)
+	if h.cfg.Secure {
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		h.handler.ServeHTTP(w, r)
+		return
+	}
+	h.gzipped.ServeHTTP(w, r)
 }
 
 // handlerFunc is a page handler; an error it returns is rendered by fail.
