@@ -336,7 +336,8 @@ func TestReadOnlySeesNoActions(t *testing.T) {
 	}
 	// The administrator sees the actions on the same pages.
 	for p, want := range map[string]string{"/pools/web/settings": "/pools/web/settings", "/zones/example.com": "/zones/example.com/records",
-		"/pools/web/members/node1/settings": "/pools/web/members/node1/remove", "/pools/web/members/node1/jobs": "/pools/web/members/node1/jobs"} {
+		"/pools/web/members/node1/settings": "/pools/web/members/node1/remove", "/pools/web/members/node1/jobs": "/pools/web/members/node1/jobs",
+		"/pools/web/members/node1": "/pools/web/members/node1/secret"} {
 		if r := admin.get(p); !strings.Contains(r.Body, `<form method="post" action="`+want+`"`) {
 			t.Errorf("%s: the administrator sees no form to %s", p, want)
 		}

@@ -66,7 +66,11 @@ func TestDashboardPages(t *testing.T) {
 	mustContain(t, "tiles fragment", c.get("/pools/web/tiles"), `id="tiles"`, `data-member="node1"`)
 
 	mp := "/pools/web/members/node1"
-	mustContain(t, "control panel", c.get(mp), "Live metrics", "No metrics yet", "no samples", "Detected stack", `sse-connect="`+mp+`/live"`)
+	r = c.get(mp)
+	mustContain(t, "control panel", r, "Live metrics", "No metrics yet", "no samples", "Detected stack", `sse-connect="`+mp+`/live"`)
+	if strings.Contains(r.Body, "Waiting for this member") {
+		t.Error("an enrolled member's page says it waits for its agent")
+	}
 	mustContain(t, "status", c.get(mp+"/status"), "Components", "OpenLiteSpeed", "No check has run yet")
 	mustContain(t, "jobs", c.get(mp+"/jobs"), "No jobs yet", "Run a job")
 	mustContain(t, "member settings", c.get(mp+"/settings"), `value="203.0.113.10"`, "127.0.0.1/32\n10.0.0.0/8", `value="50.11"`)
