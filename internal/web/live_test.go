@@ -180,6 +180,12 @@ func TestDashboardJobStream(t *testing.T) {
 	}
 	s.await("status", `data-status="succeeded"`)
 	s.await("done", "succeeded")
+	// The finished job's page shows its log above its result.
+	page := c.get(r.Header.Get("Location")).Body
+	logAt, resAt := strings.Index(page, `id="log-title"`), strings.Index(page, `id="result-title"`)
+	if logAt < 0 || resAt < 0 || logAt > resAt {
+		t.Errorf("job page: log at %d, result at %d, want the log first", logAt, resAt)
+	}
 }
 
 func regexpFind(t *testing.T, s, re string) string {
