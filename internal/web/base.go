@@ -85,7 +85,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"bytes":  humanBytes,
 		"rate":   func(v int64) string { return humanBytes(uint64(max(v, 0))) + "/s" },
 		"size":   func(v int64) string { return humanBytes(uint64(max(v, 0))) },
-		"ms":     func(v int64) string { return (time.Duration(v) * time.Millisecond).String() },
+		"ms":     func(v int64) string { return humanDuration(time.Duration(v) * time.Millisecond) },
 		"when":   when,
 		"whenP": func(t *time.Time) string {
 			if t == nil {
@@ -93,7 +93,7 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return when(*t)
 		},
-		"dur":       func(d api.Duration) string { return d.D().String() },
+		"dur":       func(d api.Duration) string { return humanDuration(d.D()) },
 		"join":      strings.Join,
 		"json":      prettyJSON,
 		"fixed":     func(v float64) string { return fmt.Sprintf("%.2f", v) },
@@ -125,6 +125,33 @@ func clamp(v, lo, hi float64) float64 {
 }
 
 // ago renders how long before now t was: "3 s ago", "never".
+// humanDuration writes d as people read it: "257 ms", "2.5 s", "4 min 12 s",
+// "4 h 36 min", "3 days 2 h".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + humanDuration(-d)
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < 10*time.Second && d%time.Second != 0:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return unitPair(int(d/time.Minute), "min", int(d%time.Minute/time.Second), "s")
+	case d < 48*time.Hour:
+		return unitPair(int(d/time.Hour), "h", int(d%time.Hour/time.Minute), "min")
+	}
+	return unitPair(int(d/(24*time.Hour)), "days", int(d%(24*time.Hour)/time.Hour), "h")
+}
+
+func unitPair(a int, au string, b int, bu string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d %s", a, au)
+	}
+	return fmt.Sprintf("%d %s %d %s", a, au, b, bu)
+}
+
 func ago(t *time.Time, now time.Time) string {
 	if t == nil || t.IsZero() {
 		return "never"

@@ -402,7 +402,7 @@ func TestProtectionRunStream(t *testing.T) {
 	r.Stats = &api.RunStats{Files: 3, ChunksTotal: 9, ChunksNew: 4, ChunksReused: 5, BytesUploaded: 4096, TotalMS: 1500}
 	f.setRun(r)
 	d := s.await("status", `data-status="succeeded"`)
-	for _, want := range []string{`value="3"`, "Step 3/3: done", "4 new · 5 reused", "4.0 KiB", "1.5s"} {
+	for _, want := range []string{`value="3"`, "Step 3/3: done", "4 new · 5 reused", "4.0 KiB", "1.5 s"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("final status lacks %q:\n%s", want, d)
 		}
