@@ -57,6 +57,7 @@ type Pool struct {
 	ActiveMember     string    `json:"active_member,omitempty"`
 	MemberCount      int       `json:"member_count"`
 	HealthyCount     int       `json:"healthy_count"`
+	PendingCount     int       `json:"pending_count"` // members with no heartbeat yet (not enrolled, or enrolled and silent since)
 	Banner           *Banner   `json:"banner,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`

@@ -247,8 +247,11 @@ func (s *Service) poolAPI(ctx context.Context, p store.Pool) (api.Pool, error) {
 			continue
 		}
 		out.MemberCount++
-		if l.status == api.StatusHealthy {
+		switch l.status {
+		case api.StatusHealthy:
 			out.HealthyCount++
+		case api.StatusPending:
+			out.PendingCount++
 		}
 		if l.id == p.ActiveMemberID {
 			out.ActiveMember = l.name

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,13 +20,27 @@ type poolRow struct {
 
 // poolStatus summarises a pool: all healthy, degraded, down, failed over
 // (a failover happened and is not acknowledged) or empty.
+// poolStatus is a pool's state in a word or two. Members that never sent a
+// heartbeat are waiting, not down; a failover banner does not hide the
+// current health ("failed over · degraded").
 func poolStatus(p api.Pool) (text, class string) {
+	text, class = healthStatus(p)
+	if p.Banner != nil {
+		return "failed over · " + text, "s-failover"
+	}
+	return text, class
+}
+
+func healthStatus(p api.Pool) (text, class string) {
+	live := p.MemberCount - p.PendingCount
 	switch {
-	case p.Banner != nil:
-		return "failed over", "s-failover"
 	case p.MemberCount == 0:
 		return "no members", "s-pending"
-	case p.HealthyCount == p.MemberCount:
+	case live == 0:
+		return "waiting for agents", "s-pending"
+	case p.HealthyCount == live && p.PendingCount > 0:
+		return fmt.Sprintf("healthy, %d waiting", p.PendingCount), "s-healthy"
+	case p.HealthyCount == live:
 		return "all healthy", "s-healthy"
 	case p.HealthyCount == 0:
 		return "down", "s-down"
