@@ -194,6 +194,7 @@ func TestDashboardPages(t *testing.T) {
 	}
 	mustContain(t, "zone with record", c.get("/zones/example.com"), "192.0.2.1")
 	wantStatus(t, "delete record", c.post("/zones/example.com/records/"+itoa(id)+"/delete", nil), http.StatusSeeOther)
+	mustContain(t, "record deleted", c.get("/zones/example.com"), "A 192.0.2.1 deleted.")
 	wantStatus(t, "delete zone unconfirmed", c.post("/zones/example.com/delete", url.Values{"confirm": {"example"}}), http.StatusBadRequest)
 	wantStatus(t, "delete zone", c.post("/zones/example.com/delete", url.Values{"confirm": {"example.com"}}), http.StatusSeeOther)
 

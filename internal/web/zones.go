@@ -121,10 +121,18 @@ func (h *Handler) deleteRecord(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apperr.New(apperr.NotFound, "record %q not found", r.PathValue("id"))
 	}
+	what := fmt.Sprintf("Record %d", id)
+	if recs, err := h.zones.Records(r.Context(), zone); err == nil {
+		for _, rec := range recs {
+			if rec.ID == id {
+				what = fmt.Sprintf("Record %s %s %s", rec.Name, rec.Type, rec.Value)
+			}
+		}
+	}
 	if err := h.zones.DeleteRecord(r.Context(), zone, id); err != nil {
 		return h.showZone(w, r, statusOf(err), recordForm{Type: "A"}, err)
 	}
-	return h.redirect(w, r, "/zones/"+url.PathEscape(zone), "Record deleted.")
+	return h.redirect(w, r, "/zones/"+url.PathEscape(zone), what+" deleted.")
 }
 
 func (h *Handler) deleteZone(w http.ResponseWriter, r *http.Request) error {

@@ -522,8 +522,13 @@ func (s *Service) DeleteRecord(ctx context.Context, zone string, id int64) error
 	if err != nil {
 		return err
 	}
-	var found *store.Record
+	var found, managed *store.Record
 	_, _, err = s.edit(ctx, name, change{drop: func(r store.Record) bool {
+		if r.ID == id && r.Managed != "" {
+			cp := r
+			managed = &cp
+			return false
+		}
 		if r.ID == id {
 			cp := r
 			found = &cp
@@ -533,6 +538,10 @@ func (s *Service) DeleteRecord(ctx context.Context, zone string, id int64) error
 	}})
 	if err != nil {
 		return err
+	}
+	if managed != nil {
+		return apperr.New(apperr.Conflict, "record %s %s %s is kept by poolctl (%s): change or clear the failover record of its pool instead of deleting it",
+			managed.Name, managed.Type, managed.Value, managed.Managed)
 	}
 	if found == nil {
 		return apperr.New(apperr.NotFound, "record %d not found in zone %s (the SOA cannot be deleted)", id, name)

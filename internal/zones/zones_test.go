@@ -160,6 +160,21 @@ func TestZoneLifecycle(t *testing.T) {
 		if has(cur, "app.example.test.", "A", "192.0.2.10") || !has(cur, "app.example.test.", "AAAA", "2001:db8::10") {
 			t.Fatalf("switch to AAAA: got %+v", cur.Records)
 		}
+		// The failover record is poolctl's: it cannot be deleted by hand.
+		recs, err := svc.Records(ctx, "example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Managed != "" {
+				if err := svc.DeleteRecord(ctx, "example.test", r.ID); !errors.Is(err, apperr.Conflict) || !strings.Contains(err.Error(), "kept by poolctl") {
+					t.Fatalf("delete the managed record: %v, want a conflict", err)
+				}
+			}
+		}
+		if !has(sk.get("example.test."), "app.example.test.", "AAAA", "2001:db8::10") {
+			t.Fatal("a refused delete removed the managed record")
+		}
 		if err := svc.Unpublish(ctx, "pool:web"); err != nil {
 			t.Fatal(err)
 		}
