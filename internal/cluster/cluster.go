@@ -359,7 +359,7 @@ func (s *Service) conflict(ctx context.Context, m store.ClusterMember, zone stri
 func (s *Service) succeeded(ctx context.Context, m *store.ClusterMember) {
 	now := s.cfg.Now().UTC()
 	m.Failures, m.LastError, m.LastOKAt = 0, "", &now
-	if err := s.st.UpdateClusterMember(ctx, m, now); err != nil {
+	if err := s.st.UpdateClusterMemberHealth(ctx, m, now); err != nil {
 		s.log.Warn("save DNS cluster member", "member", m.Host, "err", err)
 	}
 }
@@ -374,7 +374,7 @@ func (s *Service) failed(ctx context.Context, m *store.ClusterMember, set store.
 	if disabled {
 		m.DisabledAt = &now
 	}
-	if uerr := s.st.UpdateClusterMember(ctx, m, now); uerr != nil {
+	if uerr := s.st.UpdateClusterMemberHealth(ctx, m, now); uerr != nil {
 		s.log.Warn("save DNS cluster member", "member", m.Host, "err", uerr)
 	}
 	s.log.Warn("DNS cluster operation failed", "member", m.Host, "failures", m.Failures, "err", m.LastError)

@@ -124,6 +124,17 @@ func (s *Store) UpdateClusterMember(ctx context.Context, m *ClusterMember, now t
 	return mustAffect(res, err, fmt.Sprintf("DNS cluster member %s", m.Host))
 }
 
+// UpdateClusterMemberHealth writes only what the engine learns of a member
+// (its health and what it reported), so that an operator's change of its
+// role made meanwhile stays.
+func (s *Store) UpdateClusterMemberHealth(ctx context.Context, m *ClusterMember, now time.Time) error {
+	m.UpdatedAt = now.UTC()
+	res, err := s.w.ExecContext(ctx, `UPDATE dns_cluster_members SET remote_version=$1, remote_node=$2, failures=$3, last_error=$4,
+		last_ok_at=$5, disabled_at=$6, updated_at=$7 WHERE id=$8`,
+		m.RemoteVersion, m.RemoteNode, m.Failures, m.LastError, msPtr(m.LastOKAt), msPtr(m.DisabledAt), ms(now), m.ID)
+	return mustAffect(res, err, fmt.Sprintf("DNS cluster member %s", m.Host))
+}
+
 // DeleteClusterMember removes a member and what was pushed to it.
 func (s *Store) DeleteClusterMember(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
