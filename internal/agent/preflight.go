@@ -82,12 +82,7 @@ func preflightRestore(account string, targets []restoreTarget) (string, error) {
 			order = append(order, room.dev)
 		}
 		f.where = append(f.where, t.what+" in "+t.path)
-		f.need.Bytes += n.Bytes
-		f.need.Overhead += n.Overhead
-		f.need.Inodes += n.Inodes
-		f.need.Files += n.Files
-		f.need.KeptFiles += n.KeptFiles
-		f.need.KeptBytes += n.KeptBytes
+		f.need.Add(n)
 	}
 	var lines []string
 	for _, dev := range order {

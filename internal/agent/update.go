@@ -233,32 +233,14 @@ func (a *Agent) restartInto(ctx context.Context, job api.Job, rs *restartError, 
 	log.Info("restarting into the new agent binary", "version", rs.p.To, "exe", rs.p.Exe)
 	err := a.upd.exec(rs.p.Exe, rs.p.Argv, os.Environ())
 	// Still here: the exec failed. Undo, and tell the watchdog to stand down.
-	restoreErr := copyReplace(rs.p.Prev, rs.p.Exe)
+	restoreErr := copyFile(rs.p.Prev, rs.p.Exe)
 	os.Remove(filepath.Join(a.cfg.DataDir, updateFile))
 	msg := fmt.Sprintf("could not start poolctl %s: %v; kept poolctl %s", rs.p.To, err, rs.p.From)
 	if restoreErr != nil {
 		msg += fmt.Sprintf(" (restoring %s failed too: %v)", rs.p.Exe, restoreErr)
 	}
 	log.Error("update failed", "err", msg)
-	a.reportUpdate(ctx, job.ID, api.JobResult{Error: msg})
-}
-
-// reportUpdate posts an update's result, retrying a few times.
-func (a *Agent) reportUpdate(ctx context.Context, id int64, res api.JobResult) {
-	for i := 0; i < 10; i++ {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		err := a.srv.FinishJob(fctx, id, res)
-		cancel()
-		if err == nil || classify(err) != failTransient {
-			if err != nil {
-				a.log.Error("report the agent update's result", "component", "agent.update", "job", id, "err", err)
-			}
-			return
-		}
-		if !sleep(ctx, time.Duration(i+1)*time.Second) {
-			return
-		}
-	}
+	a.finish(ctx, job.ID, api.JobResult{Error: msg}, log, func(error) {})
 }
 
 // resumeUpdate runs at start: when this process is the new binary of an
@@ -302,7 +284,7 @@ func (a *Agent) afterBeat(ctx context.Context, reply api.HeartbeatReply) {
 	res, _ := json.Marshal(api.AgentUpdateResult{From: p.From, To: p.To, Took: api.Duration(took)})
 	go func() {
 		_ = a.srv.AppendJobLog(ctx, p.Job, []string{fmt.Sprintf("poolctl %s recorded its first heartbeat %s after the update started", p.To, took)})
-		a.reportUpdate(ctx, p.Job, api.JobResult{OK: true, Result: res})
+		a.finish(ctx, p.Job, api.JobResult{OK: true, Result: res}, a.log, func(error) {})
 		a.running.remove(p.Job)
 		os.Remove(filepath.Join(a.cfg.DataDir, updateFile))
 	}()
@@ -345,11 +327,7 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, append(b, '\n'))
 }
 
 func readJSONFile(path string, v any) error {
@@ -390,6 +368,3 @@ func copyFile(src, dst string) error {
 	}
 	return os.Rename(tmp.Name(), dst)
 }
-
-// copyReplace puts a copy of src in dst's place atomically.
-func copyReplace(src, dst string) error { return copyFile(src, dst) }

@@ -98,7 +98,7 @@ func (o *WatchOptions) rollback(ctx context.Context, log *slog.Logger, p pending
 	log.Warn("rolling back", "reason", reason)
 	// The binary first: a service manager restarting the stopped process
 	// must find the old one.
-	restoreErr := copyReplace(p.Prev, p.Exe)
+	restoreErr := copyFile(p.Prev, p.Exe)
 	if o.Alive(p.PID) {
 		o.Stop(p.PID)
 	}

@@ -185,14 +185,10 @@ func (e *engines) web(api http.Handler) http.Handler { return e.dash }
 // startCluster runs the DNS cluster engine, which pushes this server's zone
 // changes to the cluster's members.
 func (e *engines) startCluster(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, log *slog.Logger) error {
-	key, err := masterKey(o)
-	if err != nil {
-		return err
-	}
 	if o.ClusterReconcile < 0 || (o.ClusterReconcile > 0 && o.ClusterReconcile < time.Second) {
 		return fmt.Errorf("--dns-cluster-reconcile %s: want at least 1s", o.ClusterReconcile)
 	}
-	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: key, Logger: log, Reconcile: o.ClusterReconcile})
+	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: o.master, Logger: log, Reconcile: o.ClusterReconcile})
 	if err != nil {
 		return fmt.Errorf("DNS cluster: %w", err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -10,12 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/poolctl/poolctl/internal/protection"
 	"github.com/poolctl/poolctl/internal/release"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/tlsutil"
@@ -85,7 +84,7 @@ func binaryRelease(path, version, goos, goarch string) (v, o, a, sum string, err
 			version = firstLine(string(b))
 		}
 	}
-	v, o, a = orElse(version, bv), orElse(goos, bo), orElse(goarch, ba)
+	v, o, a = cmp.Or(version, bv), cmp.Or(goos, bo), cmp.Or(goarch, ba)
 	if v == "" {
 		return "", "", "", "", fmt.Errorf("cannot tell the version of %s (it was built without -ldflags \"-X %s=...\"); give --version", path, release.VersionVar)
 	}
@@ -195,18 +194,10 @@ func releaseSigning(ctx context.Context, o ServerOptions, st *store.Store, log *
 		log.Info("agent releases: offline key; only binaries with a valid .sig are offered", "release_key", release.EncodePublicKey(pub))
 		return release.SigFileSigner(pub), release.EncodePublicKey(pub), nil
 	}
-	keyPath := o.Replication.MasterKey
-	if keyPath == "" {
-		keyPath = filepath.Join(o.Data, "master.key")
-	}
-	master, err := protection.LoadMasterKey(keyPath)
-	if err != nil {
-		return nil, "", err
-	}
-	priv, err := release.LoadOrCreateKey(ctx, st, master, time.Now())
+	priv, err := release.LoadOrCreateKey(ctx, st, o.master, time.Now())
 	if errors.Is(err, release.ErrMasterKeyMismatch) {
 		// The rest of the server works: start, but offer no update.
-		log.Error("agent releases are NOT signed on this server, so agents cannot be updated through it: "+err.Error()+"; give every replica the same --master-key-file", "master_key", keyPath)
+		log.Error("agent releases are NOT signed on this server, so agents cannot be updated through it: "+err.Error()+"; give every replica the same --master-key-file", "master_key", masterKeyPath(o))
 		return nil, "", nil
 	}
 	if err != nil {
@@ -215,13 +206,6 @@ func releaseSigning(ctx context.Context, o ServerOptions, st *store.Store, log *
 	pub := release.EncodePublicKey(priv.Public().(ed25519.PublicKey))
 	log.Info("agent releases: signed with the server's release key", "release_key", pub)
 	return release.KeySigner(priv), pub, nil
-}
-
-func orElse(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func firstLine(s string) string {

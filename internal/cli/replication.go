@@ -24,7 +24,7 @@ import (
 // ReplicationOptions configure account protection on the server.
 type ReplicationOptions struct {
 	Objects     string // directory or s3:// URL; default DATA/objects
-	MasterKey   string // default DATA/master.key (masterKey)
+	MasterKey   string // default DATA/master.key (masterKeyPath)
 	Concurrency int
 	Hours       string
 }
@@ -79,10 +79,7 @@ func startProtection(ctx context.Context, o ServerOptions, st *store.Store, fl *
 	if err != nil {
 		return nil, err
 	}
-	key, err := masterKey(o)
-	if err != nil {
-		return nil, err
-	}
+	key := o.master
 	hours, err := protection.ParseHours(o.Replication.Hours)
 	if err != nil {
 		return nil, fmt.Errorf("--replication-hours: %w", err)
@@ -124,13 +121,12 @@ func (a foAccounts) CutAccounts(ctx context.Context, pool, from string) (any, er
 	return a.p.CutAccounts(ctx, pool, from)
 }
 
-// masterKey loads (creating on first start) the key that seals secrets in
-// the store: the pools' chunk keys, the release key, the DNS cluster's
-// member tokens.
-func masterKey(o ServerOptions) ([32]byte, error) {
-	keyPath := o.Replication.MasterKey
-	if keyPath == "" {
-		keyPath = filepath.Join(o.Data, "master.key")
+// masterKeyPath is the file of the key that seals secrets in the store
+// (created on first start): the pools' chunk keys, the release key, the
+// DNS cluster's member tokens.
+func masterKeyPath(o ServerOptions) string {
+	if o.Replication.MasterKey != "" {
+		return o.Replication.MasterKey
 	}
-	return protection.LoadMasterKey(keyPath)
+	return filepath.Join(o.Data, "master.key")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apiserver"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/protection"
 	"github.com/poolctl/poolctl/internal/release"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/tlsutil"
@@ -66,6 +67,7 @@ type ServerOptions struct {
 	Ready func(*RunningServer)
 
 	releases *release.Catalog // loaded by RunServer, for the API and the dashboard
+	master   [32]byte         // the master key, loaded by RunServer
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -197,6 +199,11 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	}
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	// The key that seals secrets in the store (chunk keys, the release
+	// key, cluster tokens), read once for every engine.
+	if o.master, err = protection.LoadMasterKey(masterKeyPath(o)); err != nil {
+		return err
 	}
 	dsn := o.Database
 	if dsn == "" {

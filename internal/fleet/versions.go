@@ -142,7 +142,14 @@ func Accepted(server string) string {
 // SkewError is the refusal of an agent version (nil when it is accepted).
 // where names the agent ("the agent of member web1"), fix how to update it.
 func SkewError(server, agent, where, fix string) error {
-	switch CheckSkew(server, agent) {
+	return skewError(CheckSkew(server, agent), server, agent, where, fix)
+}
+
+// refused reports whether the policy refuses an agent of this skew.
+func (k Skew) refused() bool { return k == SkewTooOld || k == SkewTooNew }
+
+func skewError(skew Skew, server, agent, where, fix string) error {
+	switch skew {
 	case SkewTooOld:
 		return apperr.New(apperr.AgentTooOld, "%s runs poolctl %s, too old for this server (%s accepts agents %s, see docs/agents.md \"Versions\"); %s",
 			where, agent, server, Accepted(server), fix)
@@ -229,8 +236,11 @@ func (s *Service) gateVersion(ctx context.Context, a Agent, agentVersion string)
 		return nil
 	}
 	skew := CheckSkew(v.server, agentVersion)
-	refusedErr := SkewError(v.server, agentVersion, "the agent of member "+a.Member,
-		fmt.Sprintf("update it with `poolctl member update-agent %s %s` (refused agents still run their update job)", a.Pool, a.Member))
+	var refusedErr error
+	if skew.refused() { // the message only for the rare refusal: this runs on every beat
+		refusedErr = skewError(skew, v.server, agentVersion, "the agent of member "+a.Member,
+			fmt.Sprintf("update it with `poolctl member update-agent %s %s` (refused agents still run their update job)", a.Pool, a.Member))
+	}
 	v.mu.Lock()
 	first := v.seen[a.MemberID] != agentVersion
 	v.seen[a.MemberID] = agentVersion
@@ -272,18 +282,4 @@ func (s *Service) claimJob(ctx context.Context, memberID int64) (*store.Job, err
 		return s.st.ClaimJobKind(ctx, memberID, api.AgentUpdateKind, DefaultJobLease, s.now())
 	}
 	return s.st.ClaimJob(ctx, memberID, DefaultJobLease, s.now())
-}
-
-// LiveAgentVersion is the agent version of a member's last heartbeat as
-// this replica knows it, and whether that heartbeat was accepted.
-func (s *Service) LiveAgentVersion(memberID int64) (version string, accepted bool) {
-	if r := s.VersionRefused(memberID); r != "" {
-		return r, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l := s.live[memberID]; l != nil {
-		return l.agentVersion, true
-	}
-	return "", false
 }

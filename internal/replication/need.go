@@ -24,6 +24,16 @@ type RestoreNeed struct {
 	KeptBytes int64
 }
 
+// Add adds what m needs to n (two trees on one filesystem).
+func (n *RestoreNeed) Add(m RestoreNeed) {
+	n.Bytes += m.Bytes
+	n.Overhead += m.Overhead
+	n.Inodes += m.Inodes
+	n.Files += m.Files
+	n.KeptFiles += m.KeptFiles
+	n.KeptBytes += m.KeptBytes
+}
+
 // Total is Bytes plus Overhead.
 func (n RestoreNeed) Total() int64 { return n.Bytes + n.Overhead }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/poolctl/poolctl/api"
@@ -54,10 +53,8 @@ func (s *Service) ReplicaZone(ctx context.Context, zone string) (api.ClusterZone
 	// checks that they agree.
 	serial := dz.Serial
 	for _, r := range dz.Records {
-		if f := strings.Fields(r.Data); r.Type == "SOA" && len(f) == 7 {
-			if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
-				serial = uint32(n)
-			}
+		if n, ok := soaSerial(r.Data); r.Type == "SOA" && ok {
+			serial = n
 		}
 	}
 	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz)}, nil
@@ -74,47 +71,29 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 	if err != nil {
 		return api.ClusterApplied{}, invalid(err)
 	}
-	var recs []store.Record
-	var soaSerial uint32
-	soas := 0
-	for _, r := range dedupe(parsed) {
-		nr, err := dns.NormalizeRecord(origin, r)
-		if err != nil {
-			return api.ClusterApplied{}, invalid(err)
-		}
-		if nr.Type == "SOA" {
-			soas++
-			if f := strings.Fields(nr.Data); len(f) == 7 {
-				n, _ := strconv.ParseUint(f[2], 10, 32)
-				soaSerial = uint32(n)
-			}
-		}
-		recs = append(recs, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	recs, serial, soas, err := wholeZone(origin, parsed)
+	if err != nil {
+		return api.ClusterApplied{}, err
 	}
 	if soas != 1 {
 		return api.ClusterApplied{}, apperr.New(apperr.Invalid, "zone %s: the text has %d SOA records, want one", name, soas)
 	}
-	if soaSerial != in.Serial {
-		return api.ClusterApplied{}, apperr.New(apperr.Invalid, "zone %s: serial %d does not match the text's SOA serial %d", name, in.Serial, soaSerial)
-	}
-	newRecs := toDNS(recs)
-	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: in.Serial, Records: newRecs}); err != nil {
-		return api.ClusterApplied{}, invalid(err)
+	if serial != in.Serial {
+		return api.ClusterApplied{}, apperr.New(apperr.Invalid, "zone %s: serial %d does not match the text's SOA serial %d", name, in.Serial, serial)
 	}
 	res := api.ClusterApplied{Zone: name, Serial: in.Serial}
 	if _, err := s.st.GetZone(ctx, name); errors.Is(err, apperr.NotFound) {
-		z := store.Zone{Name: name, Serial: in.Serial}
-		if err := s.st.CreateZone(ctx, &z, recs, s.now()); err != nil {
+		if err := s.createWhole(ctx, name, in.Serial, recs); err != nil {
 			return res, err
-		}
-		z.RecordCount = len(recs)
-		if err := s.push(ctx, z); err != nil {
-			s.log.Error("serve replicated zone", "zone", name, "err", err)
 		}
 		res.Changed, res.Created = true, true
 		return res, nil
 	} else if err != nil {
 		return res, err
+	}
+	newRecs := toDNS(recs)
+	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: in.Serial, Records: newRecs}); err != nil {
+		return res, invalid(err)
 	}
 	z, err := s.st.EditZone(ctx, name, s.now(), func(z store.Zone, cur []store.Record) (store.ZoneEdit, error) {
 		e := store.ZoneEdit{Serial: z.Serial}
@@ -142,9 +121,7 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 	if err != nil {
 		return res, err
 	}
-	if err := s.push(ctx, z); err != nil {
-		s.log.Error("serve replicated zone", "zone", name, "err", err)
-	}
+	s.changed(ctx, z)
 	res.Changed = true
 	return res, nil
 }

@@ -114,11 +114,24 @@ func (s *Service) LoadAll(ctx context.Context) error {
 	return nil
 }
 
+// changed serves zone z after a change made here and tells OnChange; a
+// zone served at start or changed through another replica is only pushed
+// (that replica tells its own cluster).
+func (s *Service) changed(ctx context.Context, z store.Zone) {
+	if err := s.push(ctx, z); err != nil {
+		s.log.Error("serve changed zone", "zone", z.Name, "err", err)
+	}
+	s.notify(z.Name)
+}
+
+func (s *Service) notify(zone string) {
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(zone)
+	}
+}
+
 // push loads zone z from the store and hands it to the sink.
 func (s *Service) push(ctx context.Context, z store.Zone) error {
-	if s.cfg.OnChange != nil {
-		defer s.cfg.OnChange(z.Name)
-	}
 	if s.cfg.Sink == nil {
 		return nil
 	}
@@ -300,9 +313,7 @@ func (s *Service) Create(ctx context.Context, in api.ZoneCreate) (api.Zone, erro
 		return api.Zone{}, err
 	}
 	z.RecordCount = len(recs)
-	if err := s.push(ctx, z); err != nil {
-		s.log.Error("serve new zone", "zone", name, "err", err)
-	}
+	s.changed(ctx, z)
 	s.emit(ctx, api.Event{Kind: "zone.created", Message: fmt.Sprintf("zone %s created (serial %d)", name, serial)})
 	return zoneAPI(z), nil
 }
@@ -327,9 +338,7 @@ func (s *Service) Delete(ctx context.Context, zone string) error {
 	if err := s.st.DeleteZone(ctx, z.ID); err != nil {
 		return err
 	}
-	if s.cfg.OnChange != nil {
-		defer s.cfg.OnChange(name)
-	}
+	defer s.notify(name)
 	if s.cfg.Sink != nil {
 		s.mu.Lock()
 		s.cfg.Sink.RemoveZone(name + ".")
@@ -465,9 +474,7 @@ func (s *Service) edit(ctx context.Context, name string, c change) (store.Zone, 
 	if err != nil {
 		return z, nil, err
 	}
-	if err := s.push(ctx, z); err != nil {
-		s.log.Error("serve changed zone", "zone", name, "err", err)
-	}
+	s.changed(ctx, z)
 	return z, added, nil
 }
 
@@ -629,26 +636,9 @@ func (s *Service) Import(ctx context.Context, zone string, in api.ZoneImport) (a
 // expects: the file's SOA (names, timers, TTL and serial) and every record,
 // written in one transaction, so a file that fails a check creates nothing.
 func (s *Service) importNew(ctx context.Context, name string, recs []dns.Record) (api.ZoneImportResult, error) {
-	origin := name + "."
-	var (
-		out    []store.Record
-		serial uint32
-		soas   int
-	)
-	for _, r := range dedupe(recs) {
-		nr, err := dns.NormalizeRecord(origin, r)
-		if err != nil {
-			return api.ZoneImportResult{}, invalid(err)
-		}
-		if nr.Type == "SOA" {
-			soas++
-			if f := strings.Fields(nr.Data); len(f) == 7 {
-				if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
-					serial = uint32(n)
-				}
-			}
-		}
-		out = append(out, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	out, serial, soas, err := wholeZone(name+".", recs)
+	if err != nil {
+		return api.ZoneImportResult{}, err
 	}
 	switch {
 	case soas == 0:
@@ -659,19 +649,54 @@ func (s *Service) importNew(ctx context.Context, name string, recs []dns.Record)
 	if serial == 0 {
 		serial = dns.NextSerial(0, s.now(), s.cfg.SerialScheme)
 	}
-	if err := dns.CheckZone(dns.Zone{Name: origin, Serial: serial, Records: toDNS(out)}); err != nil {
-		return api.ZoneImportResult{}, invalid(err)
-	}
-	z := store.Zone{Name: name, Serial: serial}
-	if err := s.st.CreateZone(ctx, &z, out, s.now()); err != nil {
+	if err := s.createWhole(ctx, name, serial, out); err != nil {
 		return api.ZoneImportResult{}, err
-	}
-	z.RecordCount = len(out)
-	if err := s.push(ctx, z); err != nil {
-		s.log.Error("serve imported zone", "zone", name, "err", err)
 	}
 	s.emit(ctx, api.Event{Kind: "zone.imported", Message: fmt.Sprintf("zone %s created from a zone file: %d records, serial %d", name, len(out)-1, serial)})
 	return api.ZoneImportResult{Zone: name, Created: true, Added: len(out) - 1, Serial: serial}, nil
+}
+
+// wholeZone normalizes the records of a whole zone (a zone file) for the
+// store, without duplicates, and counts its SOA records; serial is the
+// (last) SOA's.
+func wholeZone(origin string, recs []dns.Record) (out []store.Record, serial uint32, soas int, err error) {
+	for _, r := range dedupe(recs) {
+		nr, err := dns.NormalizeRecord(origin, r)
+		if err != nil {
+			return nil, 0, 0, invalid(err)
+		}
+		if nr.Type == "SOA" {
+			soas++
+			serial, _ = soaSerial(nr.Data)
+		}
+		out = append(out, store.Record{Name: nr.Name, Type: nr.Type, TTL: nr.TTL, Value: nr.Data})
+	}
+	return out, serial, soas, nil
+}
+
+// soaSerial is the serial field of SOA RDATA.
+func soaSerial(data string) (uint32, bool) {
+	f := strings.Fields(data)
+	if len(f) != 7 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[2], 10, 32)
+	return uint32(n), err == nil
+}
+
+// createWhole checks and stores a new zone with its records (SOA included)
+// in one transaction, then serves it.
+func (s *Service) createWhole(ctx context.Context, name string, serial uint32, recs []store.Record) error {
+	if err := dns.CheckZone(dns.Zone{Name: name + ".", Serial: serial, Records: toDNS(recs)}); err != nil {
+		return invalid(err)
+	}
+	z := store.Zone{Name: name, Serial: serial}
+	if err := s.st.CreateZone(ctx, &z, recs, s.now()); err != nil {
+		return err
+	}
+	z.RecordCount = len(recs)
+	s.changed(ctx, z)
+	return nil
 }
 
 func dedupe(in []dns.Record) []dns.Record {
