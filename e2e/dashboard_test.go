@@ -111,6 +111,12 @@ func run[T any](b *browser, what string, a chromedp.Action[T]) T {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
+	// A node found while a submitted form's next page replaces the document
+	// is gone by the time it is read: the query runs again on the new page.
+	for try := 0; err != nil && strings.Contains(err.Error(), "No node with given id") && try < 3; try++ {
+		time.Sleep(200 * time.Millisecond)
+		v, err = chromedp.Run(ctx, a)
+	}
 	if err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
