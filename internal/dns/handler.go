@@ -22,6 +22,7 @@ type reply struct {
 	buf               []byte
 	idx               [maxLabels]int
 	name              [1024]byte // the lower-case name being looked up
+	do                bool       // the query set the DO bit: answer with DNSSEC data
 }
 
 func (s *Server) getReply() *reply {
@@ -38,6 +39,7 @@ func (s *Server) putReply(rp *reply) {
 	rp.answer, rp.ns, rp.extra = rp.answer[:0], rp.ns[:0], rp.extra[:0]
 	rp.msg = mdns.Msg{}
 	rp.opt = mdns.OPT{}
+	rp.do = false
 	s.replies.Put(rp)
 }
 
@@ -100,6 +102,7 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 		s.finish(w, req, rp, opt, mdns.RcodeNotImplemented)
 		return
 	}
+	rp.do = opt != nil && opt.Do()
 	rcode, aa, referral := s.snap.Load().resolve(q, rp)
 	m.Authoritative = aa
 	m.Answer, m.Ns, m.Extra = rp.answer, rp.ns, rp.extra

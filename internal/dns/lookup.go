@@ -91,7 +91,7 @@ func (zd *zoneData) find(name []byte, qtype uint16, idx *[maxLabels]int, apex in
 			if prev.wild != nil {
 				return prev.wild, matchWildcard
 			}
-			return nil, matchNX
+			return prev, matchNX // the closest encloser
 		}
 		if n.cut && (j != 0 || qtype != mdns.TypeDS) {
 			return n, matchReferral
@@ -119,6 +119,8 @@ func (n *node) anySet() *rrset {
 
 // resolve answers one question from sn into rp's sections and returns the
 // RCODE, whether the answer is authoritative, and whether it is a referral.
+// With rp.do set, answers from signed zones carry their RRSIGs and the
+// NSEC3 records that prove a denial or a wildcard expansion.
 func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referral bool) {
 	qtype := q.Qtype
 	owner := q.Name
@@ -130,13 +132,26 @@ func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referra
 	}
 	for hop := 0; ; hop++ {
 		nd, kind := zd.find(name, qtype, &rp.idx, apex)
+		sec := rp.do && zd.sec != nil
 		switch kind {
 		case matchNX:
 			rp.ns = append(rp.ns, zd.negSOA)
+			if sec {
+				rp.ns = append(rp.ns, zd.sec.negSigs...)
+				zd.denyName(rp, name, n, nd.name)
+			}
 			return mdns.RcodeNameError, true, false
 		case matchReferral:
 			ns := nd.get(mdns.TypeNS)
 			rp.ns = append(rp.ns, ns.rrs...)
+			if sec {
+				if ds := nd.get(mdns.TypeDS); ds != nil {
+					rp.ns = append(rp.ns, ds.rrs...)
+					rp.ns = append(rp.ns, ds.sigs...)
+				} else {
+					zd.denyType(rp, nd.name) // an unsigned delegation: no DS
+				}
+			}
 			rp.extra = append(rp.extra, ns.extra...)
 			// After a CNAME from authoritative data the answer stays authoritative.
 			return mdns.RcodeSuccess, len(rp.answer) > 0, len(rp.answer) == 0
@@ -150,14 +165,36 @@ func (sn *snapshot) resolve(q *mdns.Question, rp *reply) (rcode int, aa, referra
 		}
 		if set != nil {
 			rp.addAnswer(set, wild, owner)
-			rp.extra = append(rp.extra, set.extra...)
+			if !sec {
+				rp.extra = append(rp.extra, set.extra...)
+				return mdns.RcodeSuccess, true, false
+			}
+			rp.addSigs(set, wild, owner)
+			if wild {
+				zd.proveWildcard(rp, name, n, nd.name[2:], false)
+			}
+			rp.extra = append(rp.extra, set.extraDO...)
 			return mdns.RcodeSuccess, true, false
 		}
 		if nd.cname == nil || qtype == mdns.TypeCNAME {
 			rp.ns = append(rp.ns, zd.negSOA) // NODATA (RFC 2308 section 2.2)
+			if sec {
+				rp.ns = append(rp.ns, zd.sec.negSigs...)
+				if wild {
+					zd.proveWildcard(rp, name, n, nd.name[2:], true)
+				} else {
+					zd.denyType(rp, nd.name)
+				}
+			}
 			return mdns.RcodeSuccess, true, false
 		}
 		rp.addAnswer(nd.cname, wild, owner)
+		if sec {
+			rp.addSigs(nd.cname, wild, owner)
+			if wild {
+				zd.proveWildcard(rp, name, n, nd.name[2:], false)
+			}
+		}
 		target := nd.cname.rrs[0].(*mdns.CNAME).Target // lower case already
 		if hop+1 >= maxChain || rp.inAnswer(target) {
 			return mdns.RcodeSuccess, true, false // a loop or too long: stop here

@@ -47,6 +47,8 @@ type Zone struct {
 	Serial  uint32
 	Records []Record
 	Journal []Delta
+	// DNSSEC, when set, serves the zone signed with these keys.
+	DNSSEC *Signing
 }
 
 // DefaultTTL is the TTL that zone files without $TTL or an explicit TTL get

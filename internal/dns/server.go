@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/poolctl/poolctl/internal/dnssec"
 )
 
 // Config configures a [Server].
@@ -42,6 +44,14 @@ type Config struct {
 	NotifyTimeout time.Duration
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Now is the clock signatures are made by; nil is time.Now.
+	Now func() time.Time
+	// Validity is the lifetime of the signatures of signed zones; zero is
+	// dnssec.DefaultValidity.
+	Validity dnssec.Validity
+	// ResignEvery is how often signatures are checked and those near
+	// expiry made again ([Server.RefreshSignatures]); 0 means an hour.
+	ResignEvery time.Duration
 }
 
 // Server is an authoritative nameserver answering from an in-memory
@@ -59,6 +69,8 @@ type Server struct {
 	tcp      *mdns.Server
 	addr     string
 	notifier *notifier
+	stopSign chan struct{} // closed by Shutdown: ends the re-signing loop
+	signDone chan struct{}
 	stats    counters
 	replies  sync.Pool // *reply scratch space of the query path
 }
@@ -95,7 +107,19 @@ func NewServer(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "dns")
-	s := &Server{cfg: cfg, log: log, keys: keys, maxUDP: cfg.MaxUDPSize}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Validity == (dnssec.Validity{}) {
+		cfg.Validity = dnssec.DefaultValidity
+	}
+	if cfg.Validity.Lifetime <= cfg.Validity.Refresh || cfg.Validity.Refresh <= 0 {
+		return nil, fmt.Errorf("signature validity: the lifetime (%s) must exceed the refresh period (%s) > 0", cfg.Validity.Lifetime, cfg.Validity.Refresh)
+	}
+	if cfg.ResignEvery <= 0 {
+		cfg.ResignEvery = time.Hour
+	}
+	s := &Server{cfg: cfg, log: log, keys: keys, maxUDP: cfg.MaxUDPSize, stopSign: make(chan struct{}), signDone: make(chan struct{})}
 	s.snap.Store(&snapshot{zones: map[string]*zoneData{}})
 	s.notifier = newNotifier(s, notifyAddrs(cfg.Notify))
 	return s, nil
@@ -134,8 +158,30 @@ func (s *Server) Start() error {
 		return fmt.Errorf("dns server on %s: %w", s.addr, err)
 	}
 	s.udp.start()
+	go s.resignLoop()
 	s.log.Info("dns server listening", "addr", s.addr)
 	return nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// resignLoop refreshes signatures every ResignEvery until Shutdown.
+func (s *Server) resignLoop() {
+	defer close(s.signDone)
+	t := time.NewTicker(s.cfg.ResignEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSign:
+			return
+		case <-t.C:
+			if zs, err := s.RefreshSignatures(); err != nil {
+				s.log.Error("re-sign zones", "err", err)
+			} else if len(zs) > 0 {
+				s.log.Info("zones signed again", "zones", zs)
+			}
+		}
+	}
 }
 
 // listenBoth binds UDP and TCP on the same address; with port 0 it retries
@@ -178,7 +224,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.notifier.stop()
 	s.mu.Lock()
 	udp, tcp := s.udp, s.tcp
+	if udp != nil {
+		select {
+		case <-s.stopSign:
+		default:
+			close(s.stopSign)
+		}
+	}
 	s.mu.Unlock()
+	if udp != nil {
+		<-s.signDone
+	}
 	var errs []error
 	if udp != nil {
 		udp.stop()
@@ -208,14 +264,27 @@ func (s *Server) SetZone(z Zone) {
 }
 
 // LoadZone is [Server.SetZone] that reports why a zone could not be built.
-func (s *Server) LoadZone(z Zone) error {
+func (s *Server) LoadZone(z Zone) error { return s.loadZone(z, nil) }
+
+// loadZone builds and serves z; with resign set, only if resign is still
+// the version served (a newer one loaded meanwhile is not replaced).
+func (s *Server) loadZone(z Zone, resign *zoneData) error {
 	zd, err := buildZone(z)
 	if err != nil {
 		return err
 	}
+	if z.DNSSEC != nil {
+		if err := zd.sign(z.DNSSEC.Keys, s.snap.Load().zones[zd.name], s.now(), s.cfg.Validity); err != nil {
+			return fmt.Errorf("sign zone %s: %w", zd.name, err)
+		}
+	}
 	s.mu.Lock()
 	old := s.snap.Load()
 	prev := old.zones[zd.name]
+	if resign != nil && prev != resign {
+		s.mu.Unlock()
+		return nil
+	}
 	s.snap.Store(old.withZone(zd))
 	s.mu.Unlock()
 	if prev == nil || SerialGreater(zd.serial, prev.serial) {

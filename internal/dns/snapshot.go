@@ -28,6 +28,7 @@ type zoneData struct {
 	apex    *node
 	nodes   map[string]*node // lower-case owner -> node; includes empty non-terminals
 	records []mdns.RR        // every RR except the SOA, in canonical order (AXFR body)
+	sec     *signedData      // DNSSEC data of a signed zone; nil when unsigned
 }
 
 // node is one owner name.
@@ -44,6 +45,9 @@ type rrset struct {
 	typ   uint16
 	rrs   []mdns.RR
 	extra []mdns.RR // additional-section data: addresses of in-zone NS/MX/SRV targets
+	sigs  []mdns.RR // RRSIGs over rrs (signed zones; none for a delegation's NS)
+	// extraDO is extra with the RRSIGs of its authoritative data (signed zones).
+	extraDO []mdns.RR
 }
 
 func (n *node) get(t uint16) *rrset {
@@ -239,6 +243,13 @@ func (zd *zoneData) sortedRecords() []mdns.RR {
 			if s.typ != mdns.TypeSOA {
 				out = append(out, s.rrs...)
 			}
+			out = append(out, s.sigs...)
+		}
+	}
+	if zd.sec != nil {
+		for i, rr := range zd.sec.nsec3 {
+			out = append(out, rr)
+			out = append(out, zd.sec.nsec3Sigs[i]...)
 		}
 	}
 	return slices.Clip(out)

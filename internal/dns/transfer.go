@@ -148,6 +148,9 @@ func (zd *zoneData) axfr() []mdns.RR {
 // ixfr returns the IXFR answer from serial from to the current serial
 // (RFC 1995 section 4), or nil when the journal cannot provide it.
 func (zd *zoneData) ixfr(from uint32) []mdns.RR {
+	if zd.sec != nil {
+		return nil // the journal has no signatures: a signed zone goes whole
+	}
 	j := zd.src.Journal
 	i := slices.IndexFunc(j, func(d Delta) bool { return d.From == from })
 	if i < 0 {
