@@ -204,3 +204,26 @@ func NewKeys() ([]Key, error) {
 	zsk.Publish, zsk.Sign = true, true
 	return []Key{ksk, zsk}, nil
 }
+
+// ParentRecords returns, in presentation form, the CDS and CDNSKEY records
+// the zone origin publishes for its parent (RFC 7344): those of the KSKs
+// in the DS set.
+func ParentRecords(origin string, ttl uint32, keys []Key) (cds, cdnskey []string, err error) {
+	origin = mdns.CanonicalName(origin)
+	for _, k := range keys {
+		if k.Role != RoleKSK || !k.DS || !k.Publish {
+			continue
+		}
+		pk, err := k.parse(origin)
+		if err != nil {
+			return nil, nil, err
+		}
+		pk.dnskey.Hdr.Ttl = ttl
+		c := pk.dnskey.ToCDNSKEY()
+		c.Hdr = mdns.RR_Header{Name: origin, Rrtype: mdns.TypeCDNSKEY, Class: mdns.ClassINET, Ttl: ttl}
+		d := pk.dnskey.ToDS(mdns.SHA256).ToCDS()
+		d.Hdr = mdns.RR_Header{Name: origin, Rrtype: mdns.TypeCDS, Class: mdns.ClassINET, Ttl: ttl}
+		cds, cdnskey = append(cds, d.String()), append(cdnskey, c.String())
+	}
+	return cds, cdnskey, nil
+}

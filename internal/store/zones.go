@@ -42,6 +42,10 @@ type ZoneEdit struct {
 	Add     []Record // records to insert
 	Serial  uint32   // the zone's new serial
 	Journal *ZoneChange
+	// DNSSEC, when set, writes the zone's DNSSEC state whole; DropDNSSEC
+	// deletes it (the zone is no longer signed).
+	DNSSEC     *ZoneDNSSEC
+	DropDNSSEC bool
 }
 
 // CreateZone inserts a zone with its first records.
@@ -175,6 +179,17 @@ func (s *Store) EditZone(ctx context.Context, name string, now time.Time, fn fun
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE zones SET serial = $1, updated_at = $2 WHERE id = $3`, int64(edit.Serial), ms(now), z.ID); err != nil {
 			return fmt.Errorf("update serial: %w", err)
+		}
+		if edit.DropDNSSEC {
+			if err := deleteDNSSEC(ctx, tx, z.ID); err != nil {
+				return err
+			}
+		}
+		if d := edit.DNSSEC; d != nil {
+			d.ZoneID = z.ID
+			if err := writeDNSSEC(ctx, tx, *d, now); err != nil {
+				return err
+			}
 		}
 		if j := edit.Journal; j != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO zone_changes (zone_id, serial_from, serial_to, at, removed, added) VALUES ($1,$2,$3,$4,$5,$6)`,

@@ -7,6 +7,7 @@ package zones
 
 import (
 	"context"
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,10 @@ type Config struct {
 	// or deleted here (the DNS cluster pushes it to its members). It must
 	// not block.
 	OnChange func(zone string)
+	// MasterKey seals the zones' DNSSEC private keys in the store.
+	MasterKey [32]byte
+	// DNSSEC tunes signing and rollovers.
+	DNSSEC DNSSECConfig
 }
 
 // Service manages zones.
@@ -61,6 +66,9 @@ type Service struct {
 	mu sync.Mutex
 	// served holds the serial last pushed per zone, for Sync.
 	served map[string]uint32
+	// aead seals DNSSEC private keys; dnssecMu orders DNSSEC changes.
+	aead     cipher.AEAD
+	dnssecMu sync.Mutex
 }
 
 // New returns a zone service.
@@ -74,7 +82,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, st: cfg.Store, now: cfg.Now, log: cfg.Logger.With("component", "zones")}
+	return &Service{cfg: cfg, st: cfg.Store, now: cfg.Now, log: cfg.Logger.With("component", "zones"), aead: newAEAD(cfg.MasterKey)}
 }
 
 func invalid(err error) error {
@@ -207,6 +215,9 @@ func (s *Service) build(ctx context.Context, z store.Zone) (dns.Zone, error) {
 		return dns.Zone{}, err
 	}
 	dz := dns.Zone{Name: z.Name + ".", Serial: z.Serial, Records: toDNS(recs)}
+	if dz.DNSSEC, err = s.signing(ctx, z); err != nil {
+		return dz, err
+	}
 	journal, err := s.st.ZoneJournal(ctx, z.ID)
 	if err != nil {
 		return dz, err
