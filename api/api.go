@@ -118,6 +118,7 @@ type Member struct {
 	ProbeURL        string     `json:"probe_url,omitempty"`
 	Location        Location   `json:"location"`
 	Role            string     `json:"role"`
+	Profile         string     `json:"profile"` // standard, mail, dns or database (api/links.go)
 	Priority        int        `json:"priority"`
 	ShellEnabled    bool       `json:"shell_enabled"`
 	Status          string     `json:"status"`

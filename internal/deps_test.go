@@ -60,6 +60,8 @@ func TestImportDirection(t *testing.T) {
 		{"internal/web", []string{mod + "internal/protection", mod + "internal/apiserver"}, false},
 		// The DNS cluster engine reaches members through the public client only.
 		{"internal/cluster", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/cli"}, false},
+		// The linked-nodes engine reaches agents through fleet jobs only.
+		{"internal/links", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/agent", mod + "internal/cli", mod + "client"}, false},
 		// The release catalogue and signatures are shared by server, CLI and agent.
 		{"internal/release", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client", "net/http"}, true},
 	}

@@ -75,6 +75,18 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/runs/{id}", authAdmin, "Show a replication run", nil, api.Run{}, 0, s.getRun},
 		{"GET", v + "/runs/{id}/log", authAdmin, "Read a replication run's log (?after=SEQ&wait=DURATION)", nil, api.List[api.RunLogLine]{}, 0, s.runLog},
 
+		{"PUT", v + "/pools/{pool}/members/{member}/profile", authAdmin, "Set a member's profile (standard, mail, dns, database), checked against the services its agent detected", api.ProfileSet{}, api.Member{}, 0, s.setProfile},
+		{"GET", v + "/links", authAdmin, "List linked nodes (?pool=)", nil, api.List[api.Link]{}, 0, s.listLinks},
+		{"GET", v + "/pools/{pool}/links", authAdmin, "List a pool's linked nodes", nil, api.List[api.Link]{}, 0, s.listPoolLinks},
+		{"POST", v + "/pools/{pool}/links", authAdmin, "Link a child to a parent for a function (mail); refused with the reason", api.LinkCreate{}, api.Link{}, 201, s.addLink},
+		{"DELETE", v + "/pools/{pool}/links/{child}", authAdmin, "Remove a child's link (409 while accounts are distributed to it)", nil, nil, 204, s.removeLink},
+		{"GET", v + "/pools/{pool}/links/{child}/accounts", authAdmin, "The accounts distributed to a child", nil, api.List[api.DistributedAccount]{}, 0, s.linkAccounts},
+		{"POST", v + "/pools/{pool}/members/{member}/accounts/{account}/distribute", authAdmin, "Start moving an account's mail to a linked child (a resumable run)", api.Distribute{}, api.DistributionRun{}, 202, s.distribute},
+		{"POST", v + "/pools/{pool}/members/{member}/accounts/{account}/dedistribute", authAdmin, "Start moving an account's mail back from its child (force with the child unreachable needs confirm)", api.Dedistribute{}, api.DistributionRun{}, 202, s.dedistribute},
+		{"GET", v + "/distribution-runs", authAdmin, "List distribution runs, newest first (?pool=&account=&limit=)", nil, api.List[api.DistributionRun]{}, 0, s.distributionRuns},
+		{"GET", v + "/distribution-runs/{id}", authAdmin, "Show a distribution run", nil, api.DistributionRun{}, 0, s.distributionRun},
+		{"GET", v + "/distribution-runs/{id}/log", authAdmin, "Read a distribution run's log (?after=SEQ&wait=DURATION)", nil, api.List[api.RunLogLine]{}, 0, s.distributionLog},
+
 		{"GET", v + "/tokens", authAdmin, "List API tokens", nil, api.List[api.Token]{}, 0, s.listTokens},
 		{"POST", v + "/tokens", authAdmin, "Create an API token; answers its secret once", api.TokenCreate{}, api.TokenCreated{}, 201, s.createToken},
 		{"DELETE", v + "/tokens/{id}", authAdmin, "Revoke an API token", nil, nil, 204, s.revokeToken},

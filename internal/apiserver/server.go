@@ -88,6 +88,8 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Cluster is the DNS cluster engine; nil: its routes answer 503.
 	Cluster Cluster
+	// Links is linked nodes; nil: its routes answer 503.
+	Links Links
 	// DNSOnly serves a nameserver-only node (poolctl dns-node): zones,
 	// records, tokens and events; no pool, agent or protection route.
 	DNSOnly bool

@@ -14,7 +14,7 @@ import (
 
 func newAccountCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "List the hosting accounts on members and cut their DNS to another member"}
-	cmd.AddCommand(accountListCmd(g), accountCutDNSCmd(g))
+	cmd.AddCommand(accountListCmd(g), accountCutDNSCmd(g), accountDistributeCmd(g), accountDedistributeCmd(g))
 	return cmd
 }
 

@@ -100,6 +100,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newUserCmd(g),
 		newAccountCmd(g),
 		newProtectionCmd(g),
+		newLinkCmd(g),
 		newReleaseCmd(g),
 	)
 	return root

@@ -15,6 +15,7 @@ import (
 	"github.com/poolctl/poolctl/internal/dns"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/links"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
 	"github.com/poolctl/poolctl/internal/store"
@@ -38,6 +39,7 @@ type engines struct {
 	cluster    *cluster.Service
 	failover   apiserver.Failover
 	protection *protection.Service
+	links      *links.Service
 	dash       *web.Handler
 	dnsAddr    string
 	stops      []func()
@@ -141,6 +143,9 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	}
 	e.protection = prot.svc
 	e.stops = append(e.stops, prot.stop)
+	var stopLinks func()
+	e.links, stopLinks = startLinks(ctx, st, fl, e.zones, prot, log)
+	e.stops = append(e.stops, stopLinks)
 
 	eng := failover.New(failover.Config{
 		Accounts:  foAccounts{p: prot.svc},

@@ -16,7 +16,7 @@ func newMemberCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "member", Short: "Add, list, show, change and remove pool members"}
 	cmd.AddCommand(memberAddCmd(g), memberListCmd(g), memberShowCmd(g), memberUpdateCmd(g),
 		memberRemoveCmd(g), memberSecretCmd(g), memberMakeActiveCmd(g),
-		memberRotateCredentialCmd(g), memberRevokeCmd(g), memberUpdateAgentCmd(g))
+		memberRotateCredentialCmd(g), memberRevokeCmd(g), memberUpdateAgentCmd(g), memberSetProfileCmd(g))
 	return cmd
 }
 
@@ -183,6 +183,7 @@ func printMember(g *globals, m api.Member) error {
 		row(w, "address:", m.Address)
 		row(w, "status:", m.Status)
 		row(w, "active:", m.Active)
+		row(w, "profile:", orDash(m.Profile))
 		row(w, "enrolled:", m.Enrolled)
 		row(w, "last heartbeat:", ago(m.LastHeartbeatAt))
 		row(w, "allowed IPs:", orDash(strings.Join(m.AllowedCIDRs, ", ")))

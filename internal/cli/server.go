@@ -295,7 +295,8 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 			http.Error(w, "poolctl dns-node: a nameserver-only node has no dashboard; its API is under /api/v1 (zones, records, tokens, events)", http.StatusNotFound)
 		})
 	} else {
-		deps.Failover, deps.Protections, deps.Releases = eng.failover, eng.protection, o.releases
+		deps.Failover, deps.Protections, deps.Releases = eng.failover, linkedObjects{eng.protection, eng.links}, o.releases
+		deps.Links = eng.links
 		apiSrv := apiserver.New(deps)
 		mux.Handle("/api/", apiSrv)
 		mux.Handle("GET /install.sh", apiSrv.InstallScript())

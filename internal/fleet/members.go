@@ -286,7 +286,7 @@ func (s *Service) memberAPI(m store.Member) api.Member {
 	}
 	return api.Member{
 		Pool: m.Pool, Name: m.Name, Address: m.Address, AllowedCIDRs: cidrs, ProbeURL: m.ProbeURL,
-		Location: m.Location, Role: m.Role, Priority: m.Priority, ShellEnabled: m.ShellEnabled,
+		Location: m.Location, Role: m.Role, Profile: m.Profile, Priority: m.Priority, ShellEnabled: m.ShellEnabled,
 		Status: m.Status, Enrolled: m.Enrolled, LastHeartbeatAt: m.LastHeartbeatAt, HealthySince: m.HealthySince,
 		HeartbeatEvery: api.Duration(m.HeartbeatInterval), AgentVersion: m.AgentVersion, Outdated: s.Outdated(m.AgentVersion),
 		Facts: m.Facts, Stack: m.Stack, Metrics: m.Metrics, Credential: s.credentialInfo(m),

@@ -24,6 +24,7 @@ type Member struct {
 	ProbeURL          string
 	Location          api.Location
 	Role              string
+	Profile           string // standard, mail, dns or database (internal/links)
 	Priority          int
 	ShellEnabled      bool
 	Status            string
@@ -45,7 +46,7 @@ const memberCols = `m.id, m.pool_id, p.name, m.name, m.address, m.allowed_cidrs,
 	m.priority, m.shell_enabled, m.status, m.enrolled, m.agent_token_hash, m.heartbeat_interval_ms,
 	m.last_heartbeat_at, m.healthy_since, m.agent_version, m.facts, m.stack, m.metrics, m.created_at, m.updated_at,
 	m.agent_token_next_hash, m.agent_token_next_at, m.agent_token_prev_hash, m.agent_token_prev_until,
-	m.credential_issued_at, m.rotate_requested`
+	m.credential_issued_at, m.rotate_requested, m.profile`
 
 const memberFrom = ` FROM members m JOIN pools p ON p.id = m.pool_id `
 
@@ -62,7 +63,7 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	err := row.Scan(&m.ID, &m.PoolID, &m.Pool, &m.Name, &m.Address, &cidrs, &m.ProbeURL, &loc, &m.Role,
 		&m.Priority, &m.ShellEnabled, &m.Status, &m.Enrolled, &token, &interval,
 		&last, &healthySince, &m.AgentVersion, &facts, &stack, &metrics, &created, &upd,
-		&next, &nextAt, &prev, &prevUntil, &iss, &m.Credential.RotateRequested)
+		&next, &nextAt, &prev, &prevUntil, &iss, &m.Credential.RotateRequested, &m.Profile)
 	if err != nil {
 		return m, err
 	}
