@@ -418,8 +418,9 @@ func (s *Service) Step(ctx context.Context) {
 	for _, dr := range runs {
 		r := loadRun(dr)
 		// A run moves through its server-side steps and the steps whose
-		// job ended in one pass; it stops at a job in flight.
-		for range len(r.steps()) + 1 {
+		// job ended in one pass (two moves per job step: queue, then
+		// read its end); it stops at a job in flight.
+		for range 2*len(r.steps()) + 2 {
 			moved, err := s.advance(ctx, r)
 			if err != nil {
 				if !errors.Is(err, store.ErrDistRunEnded) {

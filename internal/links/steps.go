@@ -118,7 +118,7 @@ func (s *Service) advance(ctx context.Context, r *run) (bool, error) {
 			return false, err
 		}
 		s.logRun(ctx, r.ID, fmt.Sprintf("%s: %s on %s (job %d)", r.Step, js.kind, member, j.ID))
-		return false, nil
+		return true, nil // look at the job at once: it may have ended already
 	}
 	lines, err := s.fl.JobLog(ctx, r.JobID, r.LogCursor, 0)
 	if err != nil && !errors.Is(err, apperr.NotFound) {
