@@ -57,6 +57,8 @@ func TestImportDirection(t *testing.T) {
 		// The agent-side libraries never reach into the server.
 		{"internal/replication", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client"}, true},
 		{"internal/accounts", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/protection"}, true},
+		// The agent's mail library (Dovecot/Postfix on a member) knows nothing of the server.
+		{"internal/agent/mail", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client"}, true},
 		{"internal/web", []string{mod + "internal/protection", mod + "internal/apiserver"}, false},
 		// The DNS cluster engine reaches members through the public client only.
 		{"internal/cluster", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/cli"}, false},
