@@ -506,6 +506,9 @@ type List[T any] struct {
 type ClusterZone struct {
 	Serial uint32 `json:"serial"`
 	Text   string `json:"text"`
+	// DNSSEC, when the zone is signed, carries its keys (private parts
+	// included) so that every member signs with the same keys.
+	DNSSEC *ClusterDNSSEC `json:"dnssec,omitempty"`
 }
 
 // ClusterApplied says what a cluster write changed.

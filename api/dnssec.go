@@ -68,3 +68,20 @@ type DNSSECDS struct {
 	CDNSKEY []string `json:"cdnskey"`
 	DNSKEY  []string `json:"dnskey"` // the KSKs, for registrars that take a DNSKEY
 }
+
+// ClusterDNSSEC is the DNSSEC part of a zone one DNS cluster member sends
+// another (api.ClusterZone.DNSSEC): the zone's keys, private parts
+// included, so that every member signs with the same keys. The receiver
+// seals them with its own master key.
+type ClusterDNSSEC struct {
+	Keys []ClusterDNSSECKey `json:"keys"`
+}
+
+// ClusterDNSSECKey is one key of a zone sent to a cluster member.
+type ClusterDNSSECKey struct {
+	Role    string `json:"role"`    // ksk or zsk
+	Private string `json:"private"` // base64 of the PKCS#8 DER of the ECDSA P-256 key
+	Publish bool   `json:"publish"`
+	Sign    bool   `json:"sign"`
+	DS      bool   `json:"ds,omitempty"`
+}

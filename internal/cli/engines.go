@@ -30,6 +30,9 @@ type DNSOptions struct {
 	AllowTransfer []string // CIDRs that may AXFR/IXFR
 	TSIG          []string // NAME:BASE64SECRET (hmac-sha256)
 	RequireTSIG   bool
+	// DNSSECTestWaits lets a key rollover replace its TTL-based waits
+	// (step_wait) and checks rollovers every 200 ms: tests only.
+	DNSSECTestWaits bool
 }
 
 // engines are the parts of the server beside the API: zones and the
@@ -92,7 +95,8 @@ func (o DNSOptions) config(log *slog.Logger) (dns.Config, error) {
 
 func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, log *slog.Logger) (*engines, error) {
 	e := &engines{}
-	zcfg := zones.Config{Store: st, Events: fl, Logger: log}
+	zcfg := zones.Config{Store: st, Events: fl, Logger: log, MasterKey: o.master,
+		DNSSEC: zones.DNSSECConfig{AllowStepWait: o.DNS.DNSSECTestWaits}}
 	if o.DNS.Listen != "" {
 		dcfg, err := o.DNS.config(log.With("component", "dns"))
 		if err != nil {
@@ -127,6 +131,16 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		go func() { defer close(syncDone); e.zones.Run(syncCtx, time.Second) }()
 		e.stops = append(e.stops, func() { stopSync(); <-syncDone })
 	}
+	// DNSSEC key rollovers and the serial bumps that refresh secondaries'
+	// signatures.
+	dnssecEvery := time.Minute
+	if o.DNS.DNSSECTestWaits {
+		dnssecEvery = 200 * time.Millisecond
+	}
+	dnssecCtx, stopDNSSEC := context.WithCancel(context.WithoutCancel(ctx))
+	dnssecDone := make(chan struct{})
+	go func() { defer close(dnssecDone); e.zones.RunDNSSEC(dnssecCtx, dnssecEvery) }()
+	e.stops = append(e.stops, func() { stopDNSSEC(); <-dnssecDone })
 	if err := e.startCluster(ctx, o, st, fl, log); err != nil {
 		e.stop()
 		return nil, err

@@ -117,6 +117,8 @@ func commonServerFlags(f *pflag.FlagSet, o *ServerOptions, listenHelp string) {
 	f.StringSliceVar(&o.DNS.AllowTransfer, "dns-allow-transfer", nil, "address or CIDR allowed to AXFR/IXFR (repeatable; default nobody)")
 	f.StringSliceVar(&o.DNS.TSIG, "dns-tsig", nil, "TSIG key NAME:BASE64SECRET, hmac-sha256 (repeatable; the first signs NOTIFY)")
 	f.BoolVar(&o.DNS.RequireTSIG, "dns-require-tsig", false, "refuse zone transfers that are not TSIG-signed")
+	f.BoolVar(&o.DNS.DNSSECTestWaits, "dnssec-test-waits", false, "let DNSSEC key rollovers take a step_wait instead of the zone's TTLs (tests only)")
+	_ = f.MarkHidden("dnssec-test-waits")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate file (instead of the self-signed one)")
 	f.StringVar(&o.TLSKey, "tls-key", "", "key file for --tls-cert")
 	f.StringSliceVar(&o.TLSNames, "tls-name", nil, "extra host names or IPs for the self-signed certificate (repeatable)")

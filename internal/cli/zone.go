@@ -128,7 +128,7 @@ func newZoneCmd(g *globals) *cobra.Command {
 			return g.emit(map[string]string{"deleted": a[0]}, func(w *tabwriter.Writer) { fmt.Fprintf(w, "zone %s deleted\n", a[0]) })
 		},
 	}
-	cmd.AddCommand(create, list, imp, export, del)
+	cmd.AddCommand(create, list, imp, export, del, newZoneDNSSECCmd(g))
 	return cmd
 }
 

@@ -180,3 +180,8 @@ func deleteDNSSEC(ctx context.Context, tx *sql.Tx, zoneID int64) error {
 	}
 	return nil
 }
+
+// DeleteZoneDNSSEC deletes a zone's DNSSEC state and keys (its serial stays).
+func (s *Store) DeleteZoneDNSSEC(ctx context.Context, zoneID int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return deleteDNSSEC(ctx, tx, zoneID) })
+}

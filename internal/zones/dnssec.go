@@ -337,3 +337,88 @@ func (s *Service) zoneTTLs(ctx context.Context, z store.Zone) (dnskey, largest u
 	}
 	return dnskey, largest
 }
+
+// replicaKeys is the DNSSEC part of a zone sent to a DNS cluster member:
+// its keys, private parts included (the push goes over TLS to a member
+// holding a cluster token).
+func replicaKeys(sg *dns.Signing) *api.ClusterDNSSEC {
+	if sg == nil {
+		return nil
+	}
+	out := &api.ClusterDNSSEC{}
+	for _, k := range sg.Keys {
+		out.Keys = append(out.Keys, api.ClusterDNSSECKey{Role: k.Role, Private: base64.StdEncoding.EncodeToString(k.Private),
+			Publish: k.Publish, Sign: k.Sign, DS: k.DS})
+	}
+	return out
+}
+
+// applyReplicaKeys stores the DNSSEC keys a cluster member sent with zone
+// name (sealed with this server's master key) and serves the zone with
+// them; none sent stops signing a zone whose keys came that way. A zone
+// signed here keeps its own keys: the server that enabled DNSSEC owns them
+// and runs their rollovers. The serial stays the sender's.
+func (s *Service) applyReplicaKeys(ctx context.Context, name string, in *api.ClusterDNSSEC) error {
+	s.dnssecMu.Lock()
+	defer s.dnssecMu.Unlock()
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return err
+	}
+	cur, err := s.st.ZoneDNSSEC(ctx, z.ID)
+	signed := err == nil
+	if err != nil && !errors.Is(err, apperr.NotFound) {
+		return err
+	}
+	if signed && cur.Origin == store.DNSSECLocal {
+		return nil
+	}
+	var keys []dnssec.Key
+	if in != nil {
+		for _, k := range in.Keys {
+			der, err := base64.StdEncoding.DecodeString(k.Private)
+			if err != nil {
+				return apperr.New(apperr.Invalid, "zone %s: DNSSEC key of role %s: private part is not base64", name, k.Role)
+			}
+			keys = append(keys, dnssec.Key{Role: k.Role, Private: der, Publish: k.Publish, Sign: k.Sign, DS: k.DS})
+		}
+		if err := dnssec.CheckKeys(keys); err != nil {
+			return apperr.Wrap(apperr.Invalid, err, "zone %s: DNSSEC keys sent", name)
+		}
+	}
+	if signed {
+		old, err := s.openKeys(name, cur)
+		if err == nil && sameKeys(old, keys) {
+			return nil
+		}
+	}
+	switch {
+	case in == nil && !signed:
+		return nil
+	case in == nil:
+		err = s.st.DeleteZoneDNSSEC(ctx, z.ID)
+	default:
+		rows, serr := s.sealKeys(name, keys, cur.Keys)
+		if serr != nil {
+			return serr
+		}
+		err = s.st.SaveZoneDNSSEC(ctx, store.ZoneDNSSEC{ZoneID: z.ID, Origin: store.DNSSECReplica, Keys: rows}, s.now())
+	}
+	if err != nil {
+		return err
+	}
+	return s.push(ctx, z)
+}
+
+func sameKeys(a, b []dnssec.Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Role != y.Role || string(x.Private) != string(y.Private) || x.Publish != y.Publish || x.Sign != y.Sign || x.DS != y.DS {
+			return false
+		}
+	}
+	return true
+}

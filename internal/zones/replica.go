@@ -57,7 +57,7 @@ func (s *Service) ReplicaZone(ctx context.Context, zone string) (api.ClusterZone
 			serial = n
 		}
 	}
-	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz)}, nil
+	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz), DNSSEC: replicaKeys(dz.DNSSEC)}, nil
 }
 
 // ApplyReplica writes a zone sent by another member of the cluster.
@@ -87,7 +87,7 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 			return res, err
 		}
 		res.Changed, res.Created = true, true
-		return res, nil
+		return res, s.applyReplicaKeys(ctx, name, in.DNSSEC)
 	} else if err != nil {
 		return res, err
 	}
@@ -116,14 +116,14 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 		return e, nil
 	})
 	if errors.Is(err, errNoChange) {
-		return res, nil
+		return res, s.applyReplicaKeys(ctx, name, in.DNSSEC)
 	}
 	if err != nil {
 		return res, err
 	}
 	s.changed(ctx, z)
 	res.Changed = true
-	return res, nil
+	return res, s.applyReplicaKeys(ctx, name, in.DNSSEC)
 }
 
 // DeleteReplica removes a zone another member deleted; a zone that is not
