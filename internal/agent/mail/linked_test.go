@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -172,6 +173,11 @@ func TestLinkedMail(t *testing.T) {
 		}
 		if _, err := imapSubjects(child.dovecot.imapAddr(), "alice@example.test", "wrong"); err == nil {
 			t.Fatal("the child accepted a wrong password")
+		}
+		// The quota travelled: Dovecot's quota plugin reads it in KiB.
+		out, err := exec.Command("doveadm", "-c", child.dovecot.conf, "quota", "get", "-u", "alice@example.test").CombinedOutput()
+		if err != nil || !regexp.MustCompile(`User quota STORAGE +\d+ +51200 `).Match(out) {
+			t.Fatalf("doveadm quota get on the child: %v\n%s", err, out)
 		}
 	})
 

@@ -34,6 +34,12 @@ func requirePeers(t testing.TB) {
 		}
 		t.Skipf("%s is not installed (%s); set POOLCTL_REQUIRE_PEERS=1 to make this a failure", name, install)
 	}
+	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
+		if os.Getenv("POOLCTL_REQUIRE_PEERS") == "1" {
+			t.Fatal("Dovecot's POP3 server is not installed (apt-get install dovecot-pop3d) and POOLCTL_REQUIRE_PEERS=1")
+		}
+		t.Skip("Dovecot's POP3 server is not installed (apt-get install dovecot-pop3d)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the mail peers run as root and drop to the dovecot and postfix users")
 	}
@@ -155,6 +161,10 @@ default_internal_user = dovecot
 first_valid_uid = 100
 login_trusted_networks = 127.0.0.0/8
 pop3_uidl_format = %%08Xu%%08Xv
+mail_plugins = $mail_plugins quota
+plugin {
+  quota = maildir:User quota
+}
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
