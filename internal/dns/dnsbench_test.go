@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/poolctl/poolctl/internal/dnssec"
 )
 
 // TestServeForBench is the load target of bench/dnsperf.sh, not a test: it
@@ -14,6 +16,7 @@ import (
 // zone (or the zone file named by POOLCTL_DNSBENCH_ZONE, origin
 // example.test.) on 127.0.0.1:0, writes the address to that file and serves
 // until the file is removed (at most POOLCTL_DNSBENCH_MAX, default 10 min).
+// With POOLCTL_DNSBENCH_SIGN=1 the zone is signed (DNSSEC, new keys).
 func TestServeForBench(t *testing.T) {
 	path := os.Getenv("POOLCTL_DNSBENCH_ADDR_FILE")
 	if path == "" {
@@ -41,7 +44,15 @@ func TestServeForBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LoadZone(zoneFromText(t, "example.test.", text)); err != nil {
+	z := zoneFromText(t, "example.test.", text)
+	if os.Getenv("POOLCTL_DNSBENCH_SIGN") == "1" {
+		keys, err := dnssec.NewKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.DNSSEC = &Signing{Keys: keys}
+	}
+	if err := s.LoadZone(z); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Start(); err != nil {

@@ -67,6 +67,9 @@ func (h *Handler) routes() {
 	m.Handle("POST /zones/{zone}/records", h.page(h.addRecord))
 	m.Handle("POST /zones/{zone}/records/{id}/delete", h.page(h.deleteRecord))
 	m.Handle("POST /zones/{zone}/delete", h.page(h.deleteZone))
+	m.Handle("POST /zones/{zone}/dnssec/enable", h.page(h.enableDNSSEC))
+	m.Handle("POST /zones/{zone}/dnssec/disable", h.page(h.disableDNSSEC))
+	m.Handle("POST /zones/{zone}/dnssec/rollover", h.page(h.rolloverDNSSEC))
 
 	m.Handle("GET /protections", h.page(h.protectionsPage))
 	m.Handle("POST /protections", h.page(h.createProtection))

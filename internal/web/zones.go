@@ -69,6 +69,7 @@ type zonePage struct {
 	Types   []string
 	Form    recordForm
 	Confirm string
+	DNSSEC  *dnssecCard // nil: the zone service does not sign
 }
 
 func (h *Handler) zonePage(w http.ResponseWriter, r *http.Request) error {
@@ -87,7 +88,8 @@ func (h *Handler) showZone(w http.ResponseWriter, r *http.Request, status int, f
 	if err != nil {
 		return err
 	}
-	d := &zonePage{Base: h.pageBase(w, r, "Zone "+z.Name, "zones"), Zone: z, Records: recs, Types: recordTypes, Form: f}
+	d := &zonePage{Base: h.pageBase(w, r, "Zone "+z.Name, "zones"), Zone: z, Records: recs, Types: recordTypes, Form: f,
+		DNSSEC: h.dnssecCard(r, z.Name)}
 	if formErr != nil {
 		d.Error = h.message(r, formErr)
 		d.Confirm = r.PostFormValue("confirm")
