@@ -506,6 +506,11 @@ type List[T any] struct {
 type ClusterZone struct {
 	Serial uint32 `json:"serial"`
 	Text   string `json:"text"`
+	// History lists the serials this version descends from on the sender,
+	// newest first (its recent changes): a member that another server
+	// writes to takes this version over that one only when it descends
+	// from the version there.
+	History []uint32 `json:"history,omitempty"`
 	// DNSSEC, when the zone is signed, carries its keys (private parts
 	// included) so that every member signs with the same keys.
 	DNSSEC *ClusterDNSSEC `json:"dnssec,omitempty"`

@@ -41,11 +41,19 @@ type ClusterMemberCreate struct {
 	CA      string `json:"ca,omitempty"`
 	Role    string `json:"role"`
 	Backend string `json:"backend,omitempty"` // poolctl (default)
+	// Debug logs every operation with the member (GET .../log), not only
+	// changes, failures and conflicts.
+	Debug bool `json:"debug,omitempty"`
 }
 
-// ClusterMemberUpdate changes a member in place.
+// ClusterMemberUpdate changes a member in place; absent fields stay. A new
+// URL, token or CA is checked against the member before it is saved.
 type ClusterMemberUpdate struct {
-	Role *string `json:"role,omitempty"`
+	Role  *string `json:"role,omitempty"`
+	Debug *bool   `json:"debug,omitempty"`
+	URL   *string `json:"url,omitempty"`
+	Token *string `json:"token,omitempty"`
+	CA    *string `json:"ca,omitempty"`
 }
 
 // ClusterMember is a nameserver of the cluster as this server sees it. Its
@@ -62,8 +70,61 @@ type ClusterMember struct {
 	LastError  string     `json:"last_error,omitempty"`
 	LastOKAt   *time.Time `json:"last_ok_at,omitempty"`
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
-	Zones      int        `json:"zones"` // zones it has acknowledged from this server
-	CreatedAt  time.Time  `json:"created_at"`
+	Zones      int        `json:"zones"` // zones it and this server agree on
+	// Conflicts is how many of its zones are in conflict with this server
+	// (GET /api/v1/dns/cluster/conflicts).
+	Conflicts int       `json:"conflicts"`
+	Debug     bool      `json:"debug"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Conflict kinds: what two sides of the cluster did to one zone.
+const (
+	ConflictBothChanged  = "both-changed"  // changed here and there since they last agreed
+	ConflictChangedThere = "changed-there" // a write-only member's copy was changed by someone else
+	ConflictDeletedThere = "deleted-there" // changed here, deleted there
+	ConflictDeletedHere  = "deleted-here"  // deleted here, changed there
+	ConflictFirstContact = "first-contact" // both have it with other serials and no common history
+	ConflictRefused      = "refused"       // the member refused the write (another server writes it, or its copy is newer)
+)
+
+// ClusterConflict is a zone two sides changed. Both versions are kept and
+// neither is overwritten until an operator chooses a side
+// (POST .../conflicts/{id}/resolve).
+type ClusterConflict struct {
+	ID           int64      `json:"id"`
+	Member       string     `json:"member"`
+	Zone         string     `json:"zone"`
+	Kind         string     `json:"kind"`
+	Message      string     `json:"message"`
+	LocalSerial  uint32     `json:"local_serial"`  // 0: not here
+	RemoteSerial uint32     `json:"remote_serial"` // 0: not there
+	DetectedAt   time.Time  `json:"detected_at"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	Resolution   string     `json:"resolution,omitempty"` // kept local, kept remote, converged
+	// The two versions as zone files ("" where the zone does not exist);
+	// only in GET .../conflicts/{id}.
+	LocalText  string `json:"local_text,omitempty"`
+	RemoteText string `json:"remote_text,omitempty"`
+}
+
+// ClusterConflictResolve chooses a side: "local" (this server's version
+// goes to the member) or "remote" (the member's version is taken here; for
+// a zone another server writes there, this server stops writing it there).
+type ClusterConflictResolve struct {
+	Keep string `json:"keep"`
+}
+
+// ClusterLogEntry is one operation with a member
+// (GET /api/v1/dns/cluster/members/{host}/log).
+type ClusterLogEntry struct {
+	At      time.Time `json:"at"`
+	Op      string    `json:"op"` // hello, push, delete, fetch, delete-here, conflict
+	Zone    string    `json:"zone,omitempty"`
+	Serial  uint32    `json:"serial,omitempty"`
+	OK      bool      `json:"ok"`
+	TookMS  int64     `json:"took_ms"`
+	Message string    `json:"message,omitempty"`
 }
 
 // ClusterMemberRemoved says what the removal of a member took away: the
@@ -76,5 +137,5 @@ type ClusterMemberRemoved struct {
 // ClusterResync is the answer of POST /api/v1/dns/cluster/resync.
 type ClusterResync struct {
 	Members []string `json:"members"` // the members resynchronised
-	Zones   int      `json:"zones"`   // zones sent to them in all
+	Zones   int      `json:"zones"`   // zones sent to them or fetched from them in all
 }

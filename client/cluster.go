@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/poolctl/poolctl/api"
 )
@@ -18,16 +19,45 @@ func (c *Client) ClusterHello(ctx context.Context) (api.ClusterHello, error) {
 	return out, err
 }
 
+// ClusterPut says how a zone is written on a member.
+type ClusterPut struct {
+	// Role is the member's role from the sender's view: a write-only
+	// sender owns the zones it writes there (a second writer is refused);
+	// sync members all write.
+	Role string
+	// Takeover makes this sender the zone's writer there (an operator's
+	// choice, resolving a conflict).
+	Takeover bool
+}
+
+func (p ClusterPut) query() url.Values {
+	q := url.Values{}
+	if p.Role != "" {
+		q.Set("role", p.Role)
+	}
+	if p.Takeover {
+		q.Set("takeover", "true")
+	}
+	return q
+}
+
+// ClusterGetZone reads a zone from a member (its zone file and serial).
+func (c *Client) ClusterGetZone(ctx context.Context, zone string) (api.ClusterZone, error) {
+	var out api.ClusterZone
+	err := c.Do(ctx, http.MethodGet, v1+"/cluster/zones/"+esc(zone), nil, nil, &out)
+	return out, err
+}
+
 // ClusterPutZone writes a zone on a member.
-func (c *Client) ClusterPutZone(ctx context.Context, zone string, z api.ClusterZone) (api.ClusterApplied, error) {
+func (c *Client) ClusterPutZone(ctx context.Context, zone string, z api.ClusterZone, p ClusterPut) (api.ClusterApplied, error) {
 	var out api.ClusterApplied
-	err := c.Do(ctx, http.MethodPut, v1+"/cluster/zones/"+esc(zone), nil, z, &out)
+	err := c.Do(ctx, http.MethodPut, v1+"/cluster/zones/"+esc(zone), p.query(), z, &out)
 	return out, err
 }
 
 // ClusterDeleteZone deletes a zone on a member.
-func (c *Client) ClusterDeleteZone(ctx context.Context, zone string) error {
-	return c.Do(ctx, http.MethodDelete, v1+"/cluster/zones/"+esc(zone), nil, nil, nil)
+func (c *Client) ClusterDeleteZone(ctx context.Context, zone string, p ClusterPut) error {
+	return c.Do(ctx, http.MethodDelete, v1+"/cluster/zones/"+esc(zone), p.query(), nil, nil)
 }
 
 // DNSCluster returns the cluster settings.
@@ -92,5 +122,41 @@ func (c *Client) ResyncCluster(ctx context.Context, host string) (api.ClusterRes
 		q.Set("host", host)
 	}
 	err := c.Do(ctx, http.MethodPost, v1+"/dns/cluster/resync", q, nil, &out)
+	return out, err
+}
+
+// ClusterLog returns a member's latest operations, newest first.
+func (c *Client) ClusterLog(ctx context.Context, host string, limit int) ([]api.ClusterLogEntry, error) {
+	var out api.List[api.ClusterLogEntry]
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	err := c.Do(ctx, http.MethodGet, v1+"/dns/cluster/members/"+esc(host)+"/log", q, nil, &out)
+	return out.Items, err
+}
+
+// ClusterConflicts lists the zones in conflict (all: resolved ones too).
+func (c *Client) ClusterConflicts(ctx context.Context, all bool) ([]api.ClusterConflict, error) {
+	var out api.List[api.ClusterConflict]
+	q := url.Values{}
+	if all {
+		q.Set("all", "true")
+	}
+	err := c.Do(ctx, http.MethodGet, v1+"/dns/cluster/conflicts", q, nil, &out)
+	return out.Items, err
+}
+
+// ClusterConflict returns one conflict with both versions of the zone.
+func (c *Client) ClusterConflict(ctx context.Context, id int64) (api.ClusterConflict, error) {
+	var out api.ClusterConflict
+	err := c.Do(ctx, http.MethodGet, v1+"/dns/cluster/conflicts/"+strconv.FormatInt(id, 10), nil, nil, &out)
+	return out, err
+}
+
+// ResolveClusterConflict resolves a conflict by choosing a side.
+func (c *Client) ResolveClusterConflict(ctx context.Context, id int64, keep string) (api.ClusterConflict, error) {
+	var out api.ClusterConflict
+	err := c.Do(ctx, http.MethodPost, v1+"/dns/cluster/conflicts/"+strconv.FormatInt(id, 10)+"/resolve", nil, api.ClusterConflictResolve{Keep: keep}, &out)
 	return out, err
 }

@@ -31,8 +31,8 @@ func TestDNSClusterWriteOnly(t *testing.T) {
 	if _, errOut, err := cliRun(s.env(), append(add, "--token", "pat_wrong")...); err == nil || !strings.Contains(errOut, "refused the token") {
 		t.Fatalf("add with a bad token: %v %s", err, errOut)
 	}
-	if _, errOut, err := cliRun(s.env(), append(add, "--token", tok.Secret, "--role", "sync")...); err == nil || !strings.Contains(errOut, "not available yet") {
-		t.Fatalf("add as sync: %v %s", err, errOut)
+	if _, errOut, err := cliRun(s.env(), append(add, "--token", tok.Secret, "--role", "boss")...); err == nil || !strings.Contains(errOut, "want sync") {
+		t.Fatalf("add with an unknown role: %v %s", err, errOut)
 	}
 	cli(t, s.env(), append(add, "--token", tok.Secret)...)
 	if _, errOut, err := cliRun(s.env(), append(add, "--token", tok.Secret)...); err == nil || !strings.Contains(errOut, "exists already") {

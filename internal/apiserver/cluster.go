@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/zones"
 )
 
 // The DNS cluster API another member calls with a token of scope cluster.
@@ -34,7 +36,44 @@ func (s *Server) clusterPut(w http.ResponseWriter, r *http.Request) (any, error)
 	if err := decode(w, r, maxZoneBody, &in); err != nil {
 		return nil, err
 	}
-	return z.ApplyReplica(r.Context(), r.PathValue("zone"), in)
+	takeover, err := boolParam(r, "takeover")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSenderRole(r); err != nil {
+		return nil, err
+	}
+	return z.ApplyReplica(r.Context(), r.PathValue("zone"), in, zones.ReplicaSource{Writer: writerOf(r), Takeover: takeover})
+}
+
+func checkSenderRole(r *http.Request) error {
+	switch role := r.URL.Query().Get("role"); role {
+	case "", api.ClusterRoleWriteOnly, api.ClusterRoleSync:
+		return nil
+	default:
+		return apperr.New(apperr.Invalid, "role=%q: a member writes here as sync or write-only", role)
+	}
+}
+
+// writerOf is the sender of a cluster write when it owns the zones it
+// writes here (a write-only sender: role absent or write-only); sync
+// members all write, and name no writer.
+func writerOf(r *http.Request) string {
+	switch r.URL.Query().Get("role") {
+	case "", api.ClusterRoleWriteOnly:
+		return senderOf(r)
+	}
+	return ""
+}
+
+// clusterGet is a zone as this member serves it, for a member that
+// fetches zones from here (sync and standalone roles).
+func (s *Server) clusterGet(w http.ResponseWriter, r *http.Request) (any, error) {
+	z, err := s.zones()
+	if err != nil {
+		return nil, err
+	}
+	return z.ReplicaZone(r.Context(), r.PathValue("zone"))
 }
 
 func (s *Server) clusterDelete(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -42,7 +81,10 @@ func (s *Server) clusterDelete(w http.ResponseWriter, r *http.Request) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return nil, z.DeleteReplica(r.Context(), r.PathValue("zone"))
+	if err := checkSenderRole(r); err != nil {
+		return nil, err
+	}
+	return nil, z.DeleteReplica(r.Context(), r.PathValue("zone"), writerOf(r))
 }
 
 var errNoCluster = apperr.New(apperr.Unavailable, "the DNS cluster is not available on this server")
@@ -133,4 +175,68 @@ func (s *Server) resyncCluster(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, err
 	}
 	return c.Resync(r.Context(), r.URL.Query().Get("host"))
+}
+
+func (s *Server) clusterLog(w http.ResponseWriter, r *http.Request) (any, error) {
+	c, err := s.cluster()
+	if err != nil {
+		return nil, err
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil {
+			return nil, apperr.New(apperr.Invalid, "limit=%q: want a number of entries", v)
+		}
+	}
+	es, err := c.Log(r.Context(), r.PathValue("host"), limit)
+	return api.List[api.ClusterLogEntry]{Items: es}, err
+}
+
+func (s *Server) clusterConflicts(w http.ResponseWriter, r *http.Request) (any, error) {
+	c, err := s.cluster()
+	if err != nil {
+		return nil, err
+	}
+	all, err := boolParam(r, "all")
+	if err != nil {
+		return nil, err
+	}
+	cs, err := c.Conflicts(r.Context(), all)
+	return api.List[api.ClusterConflict]{Items: cs}, err
+}
+
+func conflictID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.New(apperr.Invalid, "conflict id %q: want the number `poolctl dns cluster conflicts` shows", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) clusterConflict(w http.ResponseWriter, r *http.Request) (any, error) {
+	c, err := s.cluster()
+	if err != nil {
+		return nil, err
+	}
+	id, err := conflictID(r)
+	if err != nil {
+		return nil, err
+	}
+	return c.Conflict(r.Context(), id)
+}
+
+func (s *Server) resolveClusterConflict(w http.ResponseWriter, r *http.Request) (any, error) {
+	c, err := s.cluster()
+	if err != nil {
+		return nil, err
+	}
+	id, err := conflictID(r)
+	if err != nil {
+		return nil, err
+	}
+	var in api.ClusterConflictResolve
+	if err := decode(w, r, maxBody, &in); err != nil {
+		return nil, err
+	}
+	return c.Resolve(r.Context(), id, in)
 }

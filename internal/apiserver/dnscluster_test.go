@@ -38,7 +38,6 @@ func TestDNSClusterAdminAPI(t *testing.T) {
 		wantError(t, "a negative threshold", e.adminJSON(t, "PUT", "/api/v1/dns/cluster", `{"failure_threshold":-1}`), 400, "invalid", "failure_threshold")
 		for _, bad := range []struct{ body, want string }{
 			{`{"host":"ns2.example.net","url":"https://127.0.0.1:1","token":"t","role":"boss"}`, "role"},
-			{`{"host":"ns2.example.net","url":"https://127.0.0.1:1","token":"t","role":"sync"}`, "not available yet"},
 			{`{"host":"not a host","url":"https://127.0.0.1:1","token":"t","role":"write-only"}`, "host"},
 			{`{"host":"ns2.example.net","url":"ftp://x","token":"t","role":"write-only"}`, "url"},
 			{`{"host":"ns2.example.net","url":"https://127.0.0.1:1","role":"write-only"}`, "token is required"},
@@ -58,6 +57,20 @@ func TestDNSClusterAdminAPI(t *testing.T) {
 		wantError(t, "remove an unknown member", e.adminJSON(t, "DELETE", "/api/v1/dns/cluster/members/nope.test", ""), 404, "not_found")
 		wantError(t, "enable an unknown member", e.adminJSON(t, "POST", "/api/v1/dns/cluster/members/nope.test/enable", ""), 404, "not_found")
 		wantError(t, "resync an unknown member", e.adminJSON(t, "POST", "/api/v1/dns/cluster/resync?host=nope.test", ""), 404, "not_found")
+		wantError(t, "log of an unknown member", e.adminJSON(t, "GET", "/api/v1/dns/cluster/members/nope.test/log", ""), 404, "not_found")
+		wantError(t, "log with a bad limit", e.adminJSON(t, "GET", "/api/v1/dns/cluster/members/nope.test/log?limit=x", ""), 400, "invalid", "limit")
+		wantError(t, "log with too large a limit", e.adminJSON(t, "GET", "/api/v1/dns/cluster/members/nope.test/log?limit=5000", ""), 400, "invalid", "limit")
+		var cs api.List[api.ClusterConflict]
+		wantStatus(t, "conflicts", e.adminJSON(t, "GET", "/api/v1/dns/cluster/conflicts", ""), 200, &cs)
+		if len(cs.Items) != 0 {
+			t.Fatalf("conflicts on a new cluster: %+v", cs.Items)
+		}
+		wantError(t, "conflicts with a bad flag", e.adminJSON(t, "GET", "/api/v1/dns/cluster/conflicts?all=maybe", ""), 400, "invalid", "all")
+		wantError(t, "a conflict that is not a number", e.adminJSON(t, "GET", "/api/v1/dns/cluster/conflicts/abc", ""), 400, "invalid", "conflict id")
+		wantError(t, "an unknown conflict", e.adminJSON(t, "GET", "/api/v1/dns/cluster/conflicts/42", ""), 404, "not_found")
+		wantError(t, "resolve with no side", e.adminJSON(t, "POST", "/api/v1/dns/cluster/conflicts/42/resolve", `{"keep":"both"}`), 400, "invalid", "keep")
+		wantError(t, "resolve an unknown conflict", e.adminJSON(t, "POST", "/api/v1/dns/cluster/conflicts/42/resolve", `{"keep":"local"}`), 404, "not_found")
+		wantError(t, "edit with a bad url", e.adminJSON(t, "PATCH", "/api/v1/dns/cluster/members/nope.test", `{"url":"ftp://x"}`), 404, "not_found")
 		var rs api.ClusterResync
 		wantStatus(t, "resync all", e.adminJSON(t, "POST", "/api/v1/dns/cluster/resync", ""), 200, &rs)
 		wantStatus(t, "disable", e.adminJSON(t, "PUT", "/api/v1/dns/cluster", `{"enabled":false}`), 200, nil)

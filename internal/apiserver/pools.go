@@ -99,12 +99,15 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) (any, erro
 }
 
 // forceParam reads ?force=true|false.
-func forceParam(r *http.Request) (bool, error) {
-	force := r.URL.Query().Get("force")
-	if force != "" && force != "true" && force != "false" {
-		return false, apperr.New(apperr.Invalid, "force=%q: want true or false", force)
+func forceParam(r *http.Request) (bool, error) { return boolParam(r, "force") }
+
+// boolParam reads a query parameter that is true, false or absent.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v != "" && v != "true" && v != "false" {
+		return false, apperr.New(apperr.Invalid, "%s=%q: want true or false", name, v)
 	}
-	return force == "true", nil
+	return v == "true", nil
 }
 
 func (s *Server) newSecret(w http.ResponseWriter, r *http.Request) (any, error) {

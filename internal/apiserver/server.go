@@ -26,6 +26,7 @@ import (
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/release"
+	"github.com/poolctl/poolctl/internal/zones"
 )
 
 // Body size limits.
@@ -48,8 +49,9 @@ type Zones interface {
 	Export(ctx context.Context, zone string) (string, error)
 	// The DNS cluster's receiving side (internal/zones/replica.go).
 	ReplicaSerials(ctx context.Context) ([]api.ClusterZoneSerial, error)
-	ApplyReplica(ctx context.Context, zone string, in api.ClusterZone) (api.ClusterApplied, error)
-	DeleteReplica(ctx context.Context, zone string) error
+	ReplicaZone(ctx context.Context, zone string) (api.ClusterZone, error)
+	ApplyReplica(ctx context.Context, zone string, in api.ClusterZone, from zones.ReplicaSource) (api.ClusterApplied, error)
+	DeleteReplica(ctx context.Context, zone, writer string) error
 }
 
 // Cluster is the DNS cluster engine (internal/cluster) as the API needs it.
@@ -62,6 +64,10 @@ type Cluster interface {
 	RemoveMember(ctx context.Context, host string, force bool) (api.ClusterMemberRemoved, error)
 	EnableMember(ctx context.Context, host string) (api.ClusterMember, error)
 	Resync(ctx context.Context, host string) (api.ClusterResync, error)
+	Log(ctx context.Context, host string, limit int) ([]api.ClusterLogEntry, error)
+	Conflicts(ctx context.Context, all bool) ([]api.ClusterConflict, error)
+	Conflict(ctx context.Context, id int64) (api.ClusterConflict, error)
+	Resolve(ctx context.Context, id int64, in api.ClusterConflictResolve) (api.ClusterConflict, error)
 }
 
 // Failover is the failover engine as the API needs it.
@@ -197,6 +203,15 @@ const (
 
 type ctxKey struct{}
 
+// senderKey holds the name of the cluster token of a DNS cluster request.
+type senderKey struct{}
+
+// senderOf names the DNS cluster member that sent a request (its token).
+func senderOf(r *http.Request) string {
+	n, _ := r.Context().Value(senderKey{}).(string)
+	return n
+}
+
 // agentOf returns the authenticated agent of an agent route.
 func agentOf(r *http.Request) fleet.Agent {
 	a, _ := r.Context().Value(ctxKey{}).(fleet.Agent)
@@ -234,10 +249,12 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 		case authCluster:
-			if err := s.d.Fleet.AuthCluster(r.Context(), bearer(r)); err != nil {
+			name, err := s.d.Fleet.AuthCluster(r.Context(), bearer(r))
+			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), senderKey{}, name))
 		case authAgent:
 			from, err := s.source(r)
 			if err != nil {

@@ -17,22 +17,35 @@ func newDNSCmd(g *globals) *cobra.Command {
 	cl := &cobra.Command{
 		Use:   "cluster",
 		Short: "Push this server's zones to other poolctl servers and dns-nodes",
-		Long: `The DNS cluster sends every zone change made here to each member at once, whole
-(zone file and serial), and compares the members' serials every 30 s, so a member
-that was offline catches up by itself. A member takes a zone idempotently and never
-goes back to an older serial (a conflict is an event, nothing is overwritten).
+		Long: `The DNS cluster shares zones between poolctl servers and dns-nodes. Every zone
+change made here goes at once, whole (zone file and serial), to each member this
+server writes to; every 30 s (--dns-cluster-reconcile) each member is compared with
+this server, so one that was offline catches up by itself (a failing member is
+retried after 1 s, 2 s, 4 s ... so it is current seconds after it returns).
+
+Roles, from this server's view of a member:
+  sync        changes made here go there, and its changes are fetched back
+  write-only  this server writes its zones there and never reads from it
+  standalone  this server fetches its zones and never writes there
+
+A zone changed on both sides since they last agreed, or one another server writes
+too, is a conflict: both versions are kept, nothing is overwritten, it is an event
+and it is listed (conflicts) until you choose a side (resolve ID --keep local|remote).
 After --threshold consecutive failed operations (default 10) a member is disabled
-(an event) until enable-member. Roles: write-only (this server pushes its zones
-there); sync and standalone, which also fetch zones back, are not available yet.
+(an event) until enable-member, which resynchronises it.
 
 On each member make a token of scope cluster: poolctl token create NAME --scope cluster.`,
 		Example: `  poolctl dns cluster enable
-  poolctl dns cluster add ns2.example.net --url https://ns2.example.net:8443 --token pat_... --ca ns2-ca.pem --role write-only
+  poolctl dns cluster add ns2.example.net --url https://ns2.example.net:8443 --token pat_... --ca ns2-ca.pem --role sync
   poolctl dns cluster list
+  poolctl dns cluster conflicts
+  poolctl dns cluster resolve 3 --keep local
+  poolctl dns cluster log ns2.example.net
   poolctl dns cluster resync ns2.example.net`,
 	}
 	cl.AddCommand(clusterSwitchCmd(g, "enable", true), clusterSwitchCmd(g, "disable", false), clusterStatusCmd(g), clusterSetCmd(g),
-		clusterAddCmd(g), clusterListCmd(g), clusterRoleCmd(g), clusterRemoveCmd(g), clusterEnableMemberCmd(g), clusterResyncCmd(g))
+		clusterAddCmd(g), clusterListCmd(g), clusterRoleCmd(g), clusterRemoveCmd(g), clusterEnableMemberCmd(g), clusterResyncCmd(g),
+		clusterEditCmd(g), clusterLogCmd(g), clusterConflictsCmd(g), clusterConflictCmd(g), clusterResolveCmd(g))
 	cmd.AddCommand(cl)
 	return cmd
 }
@@ -114,9 +127,11 @@ func clusterSetCmd(g *globals) *cobra.Command {
 }
 
 func printClusterMember(w *tabwriter.Writer, m api.ClusterMember) {
-	row(w, "HOST", "URL", "ROLE", "BACKEND", "VERSION", "STATUS", "ZONES", "LAST ERROR")
+	row(w, clusterMemberHeader...)
 	clusterMemberRow(w, m)
 }
+
+var clusterMemberHeader = []any{"HOST", "URL", "ROLE", "BACKEND", "VERSION", "STATUS", "ZONES", "CONFLICTS", "LAST OK", "LAST ERROR"}
 
 func clusterMemberRow(w *tabwriter.Writer, m api.ClusterMember) {
 	status := m.Status
@@ -127,14 +142,18 @@ func clusterMemberRow(w *tabwriter.Writer, m api.ClusterMember) {
 	if m.Node != "" {
 		version += " " + m.Node
 	}
-	row(w, m.Host, m.URL, m.Role, m.Backend, version, status, m.Zones, orDash(m.LastError))
+	lastOK := "-"
+	if m.LastOKAt != nil {
+		lastOK = m.LastOKAt.Local().Format("2006-01-02 15:04:05")
+	}
+	row(w, m.Host, m.URL, m.Role, m.Backend, version, status, m.Zones, m.Conflicts, lastOK, orDash(m.LastError))
 }
 
 func clusterAddCmd(g *globals) *cobra.Command {
 	var in api.ClusterMemberCreate
 	var caFile string
 	cmd := &cobra.Command{
-		Use:   "add HOST --url URL --token TOKEN --role write-only [--ca PEM]",
+		Use:   "add HOST --url URL --token TOKEN --role sync|write-only|standalone [--ca PEM] [--debug]",
 		Short: "Add a member after checking its address, certificate, token and version",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -161,7 +180,8 @@ func clusterAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.URL, "url", "", "the member's API, https://HOST:PORT (required)")
 	f.StringVar(&in.Token, "token", "", "a token of scope cluster made on the member (required)")
 	f.StringVar(&caFile, "ca", "", "PEM file of the member's CA (its DATA/ca.pem) when its certificate is self-signed")
-	f.StringVar(&in.Role, "role", api.ClusterRoleWriteOnly, "write-only: this server pushes its zones there")
+	f.StringVar(&in.Role, "role", api.ClusterRoleWriteOnly, "sync (both ways), write-only (this server writes its zones there) or standalone (this server fetches its zones)")
+	f.BoolVar(&in.Debug, "debug", false, "log every operation with the member (dns cluster log HOST), not only changes and failures")
 	f.StringVar(&in.Backend, "backend", "poolctl", "poolctl (another poolctl server or dns-node)")
 	_ = cmd.MarkFlagRequired("url")
 	_ = cmd.MarkFlagRequired("token")
@@ -187,7 +207,7 @@ func clusterListCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(w, "no DNS cluster member: add one with poolctl dns cluster add")
 					return
 				}
-				row(w, "HOST", "URL", "ROLE", "BACKEND", "VERSION", "STATUS", "ZONES", "LAST ERROR")
+				row(w, clusterMemberHeader...)
 				for _, m := range ms {
 					clusterMemberRow(w, m)
 				}
@@ -264,7 +284,7 @@ func clusterEnableMemberCmd(g *globals) *cobra.Command {
 func clusterResyncCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "resync [HOST]",
-		Short: "Send every zone again to one member, or to all",
+		Short: "Compare one member, or all, at once: zones sent again where written, changes fetched where read",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host := ""
@@ -280,7 +300,7 @@ func clusterResyncCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(res, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "resynchronised %s: %d zone(s) written\n", orDash(strings.Join(res.Members, ", ")), res.Zones)
+				fmt.Fprintf(w, "resynchronised %s: %d zone(s) written or fetched\n", orDash(strings.Join(res.Members, ", ")), res.Zones)
 			})
 		},
 	}

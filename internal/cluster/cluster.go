@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -35,6 +34,7 @@ import (
 	"github.com/poolctl/poolctl/client"
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/zones"
 )
 
 // Event kinds.
@@ -53,6 +53,13 @@ const DefaultReconcile = 30 * time.Second
 type Zones interface {
 	List(ctx context.Context) ([]api.Zone, error)
 	ReplicaZone(ctx context.Context, zone string) (api.ClusterZone, error)
+	// ApplyReplica and DeleteReplica take here what was fetched from a
+	// sync or standalone member.
+	ApplyReplica(ctx context.Context, zone string, in api.ClusterZone, from zones.ReplicaSource) (api.ClusterApplied, error)
+	DeleteReplica(ctx context.Context, zone, writer string) error
+	// AdoptZone writes a zone as a change made here, above a serial:
+	// how a conflict is resolved.
+	AdoptZone(ctx context.Context, zone, text string, above uint32) (uint32, error)
 }
 
 // Events records what happened.
@@ -82,10 +89,9 @@ type Service struct {
 	aead cipher.AEAD
 	wake chan struct{}
 
-	mu        sync.Mutex
-	dirty     map[string]bool // zones changed since the last push
-	conflicts map[string]bool // member/zone/serial conflicts already reported
-	runMu     sync.Mutex      // one push or reconcile at a time
+	mu    sync.Mutex
+	dirty map[string]bool // zones changed since the last push
+	runMu sync.Mutex      // one push or reconcile at a time
 }
 
 // New returns the engine; Run drives it.
@@ -111,7 +117,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger.With("component", "dns-cluster"), aead: aead,
-		wake: make(chan struct{}, 1), dirty: map[string]bool{}, conflicts: map[string]bool{}}, nil
+		wake: make(chan struct{}, 1), dirty: map[string]bool{}}, nil
 }
 
 // Changed is zones.Config.OnChange: zone is pushed at once.
@@ -125,11 +131,20 @@ func (s *Service) Changed(zone string) {
 	}
 }
 
+// ProbeEvery is how often a failing member is asked whether it is back.
+const ProbeEvery = time.Second
+
 // Run pushes changes as they come and reconciles every member
-// periodically, until ctx ends.
+// periodically, until ctx ends. A failing member is also asked every
+// second whether it is back (a probe that does not count as a failed
+// operation), and reconciled as soon as it answers, so that one back from
+// an outage catches up within seconds while the failure threshold still
+// counts one failure per reconcile period.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Reconcile)
 	defer t.Stop()
+	probe := time.NewTicker(ProbeEvery)
+	defer probe.Stop()
 	s.reconcileAll(ctx, false)
 	for {
 		select {
@@ -139,12 +154,46 @@ func (s *Service) Run(ctx context.Context) {
 			s.pushDirty(ctx)
 		case <-t.C:
 			s.reconcileAll(ctx, false)
+		case <-probe.C:
+			s.probeFailing(ctx)
 		}
 	}
 }
 
-// active returns the members that get writes now, or nil while the
-// cluster is switched off.
+// probeFailing reconciles the failing members that answer again.
+func (s *Service) probeFailing(ctx context.Context) {
+	ms, set, err := s.active(ctx)
+	if err != nil {
+		return
+	}
+	var failing []store.ClusterMember
+	for _, m := range ms {
+		if m.Failures > 0 {
+			failing = append(failing, m)
+		}
+	}
+	if len(failing) == 0 {
+		return
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	s.each(failing, func(m store.ClusterMember) {
+		c, err := s.client(m)
+		if err != nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, min(s.cfg.Timeout, 2*time.Second))
+		_, err = c.ClusterHello(pctx)
+		cancel()
+		if err == nil {
+			s.log.Info("DNS cluster member answers again", "member", m.Host)
+			s.reconcile(ctx, m, set, false)
+		}
+	})
+}
+
+// active returns the members not disabled, or nil while the cluster is
+// switched off.
 func (s *Service) active(ctx context.Context) ([]store.ClusterMember, store.ClusterSettings, error) {
 	set, err := s.st.GetClusterSettings(ctx)
 	if err != nil || !set.Enabled {
@@ -153,7 +202,7 @@ func (s *Service) active(ctx context.Context) ([]store.ClusterMember, store.Clus
 	ms, err := s.st.ListClusterMembers(ctx)
 	var out []store.ClusterMember
 	for _, m := range ms {
-		if m.DisabledAt == nil && writes(m.Role) {
+		if m.DisabledAt == nil {
 			out = append(out, m)
 		}
 	}
@@ -163,30 +212,33 @@ func (s *Service) active(ctx context.Context) ([]store.ClusterMember, store.Clus
 // writes reports whether this server writes to a member of role.
 func writes(role string) bool { return role == api.ClusterRoleWriteOnly || role == api.ClusterRoleSync }
 
+// reads reports whether this server fetches the zones of a member of role.
+func reads(role string) bool { return role == api.ClusterRoleStandalone || role == api.ClusterRoleSync }
+
 func (s *Service) pushDirty(ctx context.Context) {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	s.mu.Lock()
-	zones := make([]string, 0, len(s.dirty))
+	names := make([]string, 0, len(s.dirty))
 	for z := range s.dirty {
-		zones = append(zones, z)
+		names = append(names, z)
 	}
 	s.dirty = map[string]bool{}
 	s.mu.Unlock()
-	slices.Sort(zones)
+	slices.Sort(names)
 	ms, set, err := s.active(ctx)
 	if err != nil {
 		s.log.Warn("DNS cluster members", "err", err)
 		return
 	}
 	s.each(ms, func(m store.ClusterMember) {
-		if m.Failures > 0 {
-			// Failing: the reconcile retries it and sends everything it
-			// missed, so an outage counts one failure per attempt, not
-			// one per change made meanwhile.
+		if m.Failures > 0 || !writes(m.Role) {
+			// Failing: the retry sends everything it missed, so an
+			// outage counts one failure per attempt, not one per change
+			// made meanwhile.
 			return
 		}
-		s.sync(ctx, m, set, zones, nil)
+		s.push(ctx, m, set, names)
 	})
 }
 
@@ -217,143 +269,6 @@ func (s *Service) reconcileAll(ctx context.Context, full bool) (sent int) {
 		mu.Unlock()
 	})
 	return sent
-}
-
-// reconcile asks a member which serials it has and sends what differs.
-func (s *Service) reconcile(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, full bool) int {
-	c, err := s.client(m)
-	if err != nil {
-		s.failed(ctx, &m, set, err)
-		return 0
-	}
-	hctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	hello, err := c.ClusterHello(hctx)
-	cancel()
-	if err != nil {
-		s.failed(ctx, &m, set, fmt.Errorf("hello: %w", err))
-		return 0
-	}
-	m.RemoteVersion, m.RemoteNode = hello.Version, hello.Node
-	remote := map[string]uint32{}
-	for _, z := range hello.Zones {
-		remote[z.Zone] = z.Serial
-	}
-	local, err := s.cfg.Zones.List(ctx)
-	if err != nil {
-		s.log.Warn("list zones", "err", err)
-		return 0
-	}
-	pushed, err := s.st.ClusterPushed(ctx, m.ID)
-	if err != nil {
-		s.log.Warn("list pushed zones", "err", err)
-		return 0
-	}
-	var todo []string
-	here := map[string]bool{}
-	for _, z := range local {
-		here[z.Name] = true
-		if full || remote[z.Name] != z.Serial {
-			todo = append(todo, z.Name)
-		} else if pushed[z.Name] != z.Serial {
-			// It has our serial already (from an earlier push whose answer
-			// was lost): remember it.
-			_ = s.st.SetClusterPushed(ctx, m.ID, z.Name, z.Serial)
-		}
-	}
-	for z := range pushed {
-		if !here[z] {
-			todo = append(todo, z) // deleted here: delete there
-		}
-	}
-	slices.Sort(todo)
-	return s.sync(ctx, m, set, todo, c)
-}
-
-// sync sends zones to a member in order and accounts for the outcome. It
-// returns how many were written there.
-func (s *Service) sync(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, zones []string, c *client.Client) int {
-	if len(zones) == 0 {
-		if m.Failures > 0 || m.LastOKAt == nil {
-			s.succeeded(ctx, &m)
-		}
-		return 0
-	}
-	if c == nil {
-		var err error
-		if c, err = s.client(m); err != nil {
-			s.failed(ctx, &m, set, err)
-			return 0
-		}
-	}
-	pushed, err := s.st.ClusterPushed(ctx, m.ID)
-	if err != nil {
-		s.log.Warn("list pushed zones", "err", err)
-		return 0
-	}
-	sent := 0
-	for _, z := range zones {
-		ok, err := s.pushZone(ctx, m, c, z, pushed)
-		if err != nil {
-			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
-				return sent // disabled: no more operations
-			}
-			continue
-		}
-		if ok {
-			sent++
-		}
-		s.succeeded(ctx, &m)
-	}
-	return sent
-}
-
-// pushZone writes (or deletes) one zone on a member; ok reports a write.
-// A conflict is reported (once) and not counted as a failure: the member
-// answers, it only refuses to go back.
-func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client.Client, zone string, pushed map[string]uint32) (bool, error) {
-	rz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	switch {
-	case errors.Is(err, apperr.NotFound):
-		if _, had := pushed[zone]; !had {
-			return false, nil
-		}
-		if err := c.ClusterDeleteZone(rctx, zone); err != nil {
-			return false, err
-		}
-		s.log.Info("zone deleted on member", "member", m.Host, "zone", zone)
-		return true, s.st.SetClusterPushed(ctx, m.ID, zone, 0)
-	case err != nil:
-		return false, err
-	}
-	res, err := c.ClusterPutZone(rctx, zone, rz)
-	if client.StatusOf(err) == http.StatusConflict {
-		s.conflict(ctx, m, zone, rz.Serial, err)
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if res.Changed {
-		s.log.Info("zone written on member", "member", m.Host, "zone", zone, "serial", rz.Serial)
-	}
-	return res.Changed, s.st.SetClusterPushed(ctx, m.ID, zone, rz.Serial)
-}
-
-func (s *Service) conflict(ctx context.Context, m store.ClusterMember, zone string, serial uint32, err error) {
-	key := fmt.Sprintf("%s/%s/%d", m.Host, zone, serial)
-	s.mu.Lock()
-	seen := s.conflicts[key]
-	s.conflicts[key] = true
-	s.mu.Unlock()
-	if seen {
-		return
-	}
-	msg := errorText(err)
-	s.log.Warn("DNS cluster conflict", "member", m.Host, "zone", zone, "serial", serial, "err", msg)
-	s.cfg.Events.Emit(ctx, api.Event{Kind: KindConflict, Message: fmt.Sprintf("zone %s was not written to DNS cluster member %s: %s", zone, m.Host, msg),
-		Data: mustJSON(map[string]any{"member": m.Host, "zone": zone, "serial": serial})})
 }
 
 func (s *Service) succeeded(ctx context.Context, m *store.ClusterMember) {
@@ -430,12 +345,10 @@ var hostRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9](
 
 func checkRole(role string) error {
 	switch role {
-	case api.ClusterRoleWriteOnly:
+	case api.ClusterRoleWriteOnly, api.ClusterRoleSync, api.ClusterRoleStandalone:
 		return nil
-	case api.ClusterRoleSync, api.ClusterRoleStandalone:
-		return apperr.New(apperr.Invalid, "role %s is not available yet: this server cannot fetch zones back from members; use write-only (this server pushes its zones there)", role)
 	}
-	return apperr.New(apperr.Invalid, "role %q: want write-only (sync and standalone are not available yet)", role)
+	return apperr.New(apperr.Invalid, "role %q: want sync (changes go both ways), write-only (this server writes its zones there, never reads) or standalone (this server fetches its zones, never writes there)", role)
 }
 
 func checkMember(in *api.ClusterMemberCreate) error {
@@ -443,18 +356,14 @@ func checkMember(in *api.ClusterMemberCreate) error {
 	if !hostRE.MatchString(in.Host) || len(in.Host) > 253 {
 		return apperr.New(apperr.Invalid, "host %q: want the member's host name, e.g. ns2.example.net", in.Host)
 	}
-	u, err := url.Parse(in.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
-		return apperr.New(apperr.Invalid, "url %q: want the member's API, https://HOST:PORT", in.URL)
+	if err := checkURL(in.URL); err != nil {
+		return err
 	}
 	if strings.TrimSpace(in.Token) == "" {
 		return apperr.New(apperr.Invalid, "token is required: make one on the member with `poolctl token create NAME --scope cluster`")
 	}
-	if in.CA != "" {
-		pool := x509.NewCertPool()
-		if b, _ := pem.Decode([]byte(in.CA)); b == nil || !pool.AppendCertsFromPEM([]byte(in.CA)) {
-			return apperr.New(apperr.Invalid, "ca: not a PEM certificate (give the member's DATA/ca.pem)")
-		}
+	if err := checkCA(in.CA); err != nil {
+		return err
 	}
 	if in.Backend == "" {
 		in.Backend = "poolctl"
@@ -463,4 +372,23 @@ func checkMember(in *api.ClusterMemberCreate) error {
 		return apperr.New(apperr.Invalid, "backend %q: only poolctl (another poolctl server or dns-node) is available yet", in.Backend)
 	}
 	return checkRole(in.Role)
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return apperr.New(apperr.Invalid, "url %q: want the member's API, https://HOST:PORT", s)
+	}
+	return nil
+}
+
+func checkCA(ca string) error {
+	if ca == "" {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if b, _ := pem.Decode([]byte(ca)); b == nil || !pool.AppendCertsFromPEM([]byte(ca)) {
+		return apperr.New(apperr.Invalid, "ca: not a PEM certificate (give the member's DATA/ca.pem)")
+	}
+	return nil
 }

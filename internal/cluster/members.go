@@ -63,7 +63,7 @@ func (s *Service) UpdateSettings(ctx context.Context, in api.ClusterSettingsUpda
 
 func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.ClusterMember, error) {
 	out := api.ClusterMember{Host: m.Host, URL: m.URL, Role: m.Role, Backend: m.Backend, Version: m.RemoteVersion, Node: m.RemoteNode,
-		Status: api.ClusterMemberOK, Failures: m.Failures, LastError: m.LastError, LastOKAt: m.LastOKAt, DisabledAt: m.DisabledAt, CreatedAt: m.CreatedAt}
+		Status: api.ClusterMemberOK, Failures: m.Failures, LastError: m.LastError, LastOKAt: m.LastOKAt, DisabledAt: m.DisabledAt, Debug: m.Debug, CreatedAt: m.CreatedAt}
 	switch {
 	case m.DisabledAt != nil:
 		out.Status = api.ClusterMemberDisabled
@@ -71,7 +71,12 @@ func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.Clu
 		out.Status = api.ClusterMemberFailing
 	}
 	pushed, err := s.st.ClusterPushed(ctx, m.ID)
+	if err != nil {
+		return out, err
+	}
 	out.Zones = len(pushed)
+	open, err := s.openConflicts(ctx, m.ID)
+	out.Conflicts = len(open)
 	return out, err
 }
 
@@ -128,7 +133,7 @@ func (s *Service) AddMember(ctx context.Context, in api.ClusterMemberCreate) (ap
 	if err != nil {
 		return api.ClusterMember{}, err
 	}
-	m := store.ClusterMember{Host: in.Host, URL: strings.TrimRight(in.URL, "/"), TokenSealed: sealed, CAPEM: in.CA, Role: in.Role, Backend: in.Backend}
+	m := store.ClusterMember{Host: in.Host, URL: strings.TrimRight(in.URL, "/"), TokenSealed: sealed, CAPEM: in.CA, Role: in.Role, Backend: in.Backend, Debug: in.Debug}
 	h, err := s.hello(ctx, m)
 	if err != nil {
 		return api.ClusterMember{}, err
@@ -142,7 +147,8 @@ func (s *Service) AddMember(ctx context.Context, in api.ClusterMemberCreate) (ap
 	return s.memberAPI(ctx, m)
 }
 
-// UpdateMember changes a member's role in place.
+// UpdateMember changes a member in place: its role, debug log, and the
+// URL, token or CA it is reached with (checked against it before saving).
 func (s *Service) UpdateMember(ctx context.Context, host string, in api.ClusterMemberUpdate) (api.ClusterMember, error) {
 	m, err := s.st.GetClusterMember(ctx, host)
 	if err != nil {
@@ -154,8 +160,42 @@ func (s *Service) UpdateMember(ctx context.Context, host string, in api.ClusterM
 		}
 		m.Role = *in.Role
 	}
+	if in.Debug != nil {
+		m.Debug = *in.Debug
+	}
+	reach := in.URL != nil || in.Token != nil || in.CA != nil
+	if in.URL != nil {
+		if err := checkURL(*in.URL); err != nil {
+			return api.ClusterMember{}, err
+		}
+		m.URL = strings.TrimRight(*in.URL, "/")
+	}
+	if in.Token != nil {
+		if strings.TrimSpace(*in.Token) == "" {
+			return api.ClusterMember{}, apperr.New(apperr.Invalid, "token must not be empty")
+		}
+		if m.TokenSealed, err = s.seal(m.Host, *in.Token); err != nil {
+			return api.ClusterMember{}, err
+		}
+	}
+	if in.CA != nil {
+		if err := checkCA(*in.CA); err != nil {
+			return api.ClusterMember{}, err
+		}
+		m.CAPEM = *in.CA
+	}
+	if reach {
+		h, err := s.hello(ctx, m)
+		if err != nil {
+			return api.ClusterMember{}, err
+		}
+		m.RemoteVersion, m.RemoteNode = h.Version, h.Node
+	}
 	if err := s.st.UpdateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
 		return api.ClusterMember{}, err
+	}
+	if in.Role != nil || reach {
+		go s.reconcileAll(context.WithoutCancel(ctx), false)
 	}
 	return s.memberAPI(ctx, m)
 }
@@ -228,8 +268,10 @@ func (s *Service) EnableMember(ctx context.Context, host string) (api.ClusterMem
 	return s.memberAPI(ctx, m)
 }
 
-// Resync sends every zone again to one member (host) or to all (""), and
-// deletes there the zones deleted here.
+// Resync compares one member (host) or all ("") with this server at once:
+// every zone is sent again to the members this server writes to (and
+// deleted there when deleted here), and what changed on the members it
+// reads from is fetched.
 func (s *Service) Resync(ctx context.Context, host string) (api.ClusterResync, error) {
 	set, err := s.st.GetClusterSettings(ctx)
 	if err != nil {
@@ -251,7 +293,7 @@ func (s *Service) Resync(ctx context.Context, host string) (api.ClusterResync, e
 			continue
 		}
 		found = true
-		if m.DisabledAt != nil || !writes(m.Role) {
+		if m.DisabledAt != nil {
 			continue
 		}
 		out.Zones += s.reconcile(ctx, m, set, true)

@@ -72,6 +72,7 @@ func NewAdminToken() string { return randomToken(adminPrefix) }
 
 type adminEntry struct {
 	id      int64
+	name    string
 	scope   string
 	expires *time.Time
 	checked time.Time
@@ -87,37 +88,38 @@ const (
 // AuthAdmin checks an admin bearer token. Lookups are cached for a few
 // seconds; a revocation on this server takes effect at once.
 func (s *Service) AuthAdmin(ctx context.Context, token string) error {
-	scope, err := s.authToken(ctx, token)
+	e, err := s.authToken(ctx, token)
 	if err != nil {
 		return err
 	}
-	if scope != ScopeAdmin {
-		return apperr.New(apperr.Forbidden, "this token's scope is %s: it opens only the DNS cluster API", scope)
+	if e.scope != ScopeAdmin {
+		return apperr.New(apperr.Forbidden, "this token's scope is %s: it opens only the DNS cluster API", e.scope)
 	}
 	return nil
 }
 
 // AuthCluster checks the bearer token of a DNS cluster request: a token of
 // scope cluster (an admin token is refused there: give each cluster member
-// its own, revocable one).
-func (s *Service) AuthCluster(ctx context.Context, token string) error {
-	scope, err := s.authToken(ctx, token)
+// its own, revocable one). It returns the token's name, which names the
+// sender: the zones it writes here are its own.
+func (s *Service) AuthCluster(ctx context.Context, token string) (string, error) {
+	e, err := s.authToken(ctx, token)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if scope != ScopeCluster {
-		return apperr.New(apperr.Forbidden, "the DNS cluster API takes a cluster token (poolctl token create NAME --scope cluster), not an %s token", scope)
+	if e.scope != ScopeCluster {
+		return "", apperr.New(apperr.Forbidden, "the DNS cluster API takes a cluster token (poolctl token create NAME --scope cluster), not an %s token", e.scope)
 	}
-	return nil
+	return e.name, nil
 }
 
-// authToken checks an API token and returns its scope.
-func (s *Service) authToken(ctx context.Context, token string) (string, error) {
+// authToken checks an API token and returns what is known of it.
+func (s *Service) authToken(ctx context.Context, token string) (adminEntry, error) {
 	if token == "" {
-		return "", apperr.New(apperr.Unauthorized, "missing bearer token; set POOLCTL_TOKEN or --token")
+		return adminEntry{}, apperr.New(apperr.Unauthorized, "missing bearer token; set POOLCTL_TOKEN or --token")
 	}
 	if strings.HasPrefix(token, agentPrefix) {
-		return "", apperr.New(apperr.Forbidden, "an agent credential cannot use the admin API")
+		return adminEntry{}, apperr.New(apperr.Forbidden, "an agent credential cannot use the admin API")
 	}
 	h := HashToken(token)
 	now := s.now()
@@ -130,23 +132,23 @@ func (s *Service) authToken(ctx context.Context, token string) (string, error) {
 			s.mu.Lock()
 			delete(s.admins, h)
 			s.mu.Unlock()
-			return "", apperr.New(apperr.Unauthorized, "token is not valid (unknown or revoked)")
+			return adminEntry{}, apperr.New(apperr.Unauthorized, "token is not valid (unknown or revoked)")
 		}
 		if err != nil {
-			return "", err
+			return adminEntry{}, err
 		}
 		if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
 			_ = s.st.TouchToken(ctx, t.ID, now)
 		}
-		e = adminEntry{id: t.ID, scope: t.Scope, expires: t.ExpiresAt, checked: now}
+		e = adminEntry{id: t.ID, name: t.Name, scope: t.Scope, expires: t.ExpiresAt, checked: now}
 		s.mu.Lock()
 		s.admins[h] = e
 		s.mu.Unlock()
 	}
 	if e.expires != nil && now.After(*e.expires) {
-		return "", apperr.New(apperr.Unauthorized, "token expired at %s", e.expires.Format(time.RFC3339))
+		return adminEntry{}, apperr.New(apperr.Unauthorized, "token expired at %s", e.expires.Format(time.RFC3339))
 	}
-	return e.scope, nil
+	return e, nil
 }
 
 // CreateToken creates a named admin token; the secret is returned once.

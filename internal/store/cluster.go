@@ -63,11 +63,14 @@ type ClusterMember struct {
 	LastError     string
 	LastOKAt      *time.Time
 	DisabledAt    *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Debug logs every operation with the member, not only the changes
+	// and failures.
+	Debug     bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const clusterMemberCols = `id, host, url, token_sealed, ca_pem, role, backend, remote_version, remote_node, failures, last_error, last_ok_at, disabled_at, created_at, updated_at`
+const clusterMemberCols = `id, host, url, token_sealed, ca_pem, role, backend, remote_version, remote_node, failures, last_error, last_ok_at, disabled_at, debug, created_at, updated_at`
 
 func scanClusterMember(row interface{ Scan(...any) error }) (ClusterMember, error) {
 	var (
@@ -76,7 +79,7 @@ func scanClusterMember(row interface{ Scan(...any) error }) (ClusterMember, erro
 		created, up int64
 	)
 	err := row.Scan(&m.ID, &m.Host, &m.URL, &m.TokenSealed, &m.CAPEM, &m.Role, &m.Backend, &m.RemoteVersion, &m.RemoteNode,
-		&m.Failures, &m.LastError, &ok, &dis, &created, &up)
+		&m.Failures, &m.LastError, &ok, &dis, &m.Debug, &created, &up)
 	m.LastOKAt, m.DisabledAt = fromNullMs(ok), fromNullMs(dis)
 	m.CreatedAt, m.UpdatedAt = fromMs(created), fromMs(up)
 	return m, err
@@ -86,8 +89,8 @@ func scanClusterMember(row interface{ Scan(...any) error }) (ClusterMember, erro
 // a Conflict.
 func (s *Store) CreateClusterMember(ctx context.Context, m *ClusterMember, now time.Time) error {
 	m.CreatedAt, m.UpdatedAt = now.UTC(), now.UTC()
-	err := s.w.QueryRowContext(ctx, `INSERT INTO dns_cluster_members (host, url, token_sealed, ca_pem, role, backend, remote_version, remote_node, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) RETURNING id`, m.Host, m.URL, m.TokenSealed, m.CAPEM, m.Role, m.Backend, m.RemoteVersion, m.RemoteNode, ms(now)).Scan(&m.ID)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO dns_cluster_members (host, url, token_sealed, ca_pem, role, backend, remote_version, remote_node, debug, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$10) RETURNING id`, m.Host, m.URL, m.TokenSealed, m.CAPEM, m.Role, m.Backend, m.RemoteVersion, m.RemoteNode, m.Debug, ms(now)).Scan(&m.ID)
 	return classify(err, fmt.Sprintf("DNS cluster member %s", m.Host))
 }
 
@@ -115,12 +118,13 @@ func (s *Store) GetClusterMember(ctx context.Context, host string) (ClusterMembe
 	return m, classify(err, fmt.Sprintf("DNS cluster member %s", host))
 }
 
-// UpdateClusterMember writes a member's role, health and what it reported.
+// UpdateClusterMember writes a member's settings, health and what it
+// reported.
 func (s *Store) UpdateClusterMember(ctx context.Context, m *ClusterMember, now time.Time) error {
 	m.UpdatedAt = now.UTC()
 	res, err := s.w.ExecContext(ctx, `UPDATE dns_cluster_members SET role=$1, remote_version=$2, remote_node=$3, failures=$4, last_error=$5,
-		last_ok_at=$6, disabled_at=$7, updated_at=$8 WHERE id=$9`,
-		m.Role, m.RemoteVersion, m.RemoteNode, m.Failures, m.LastError, msPtr(m.LastOKAt), msPtr(m.DisabledAt), ms(now), m.ID)
+		last_ok_at=$6, disabled_at=$7, debug=$8, url=$9, token_sealed=$10, ca_pem=$11, updated_at=$12 WHERE id=$13`,
+		m.Role, m.RemoteVersion, m.RemoteNode, m.Failures, m.LastError, msPtr(m.LastOKAt), msPtr(m.DisabledAt), m.Debug, m.URL, m.TokenSealed, m.CAPEM, ms(now), m.ID)
 	return mustAffect(res, err, fmt.Sprintf("DNS cluster member %s", m.Host))
 }
 
@@ -138,8 +142,10 @@ func (s *Store) UpdateClusterMemberHealth(ctx context.Context, m *ClusterMember,
 // DeleteClusterMember removes a member and what was pushed to it.
 func (s *Store) DeleteClusterMember(ctx context.Context, id int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dns_cluster_pushed WHERE member_id = $1`, id); err != nil {
-			return err
+		for _, table := range []string{"dns_cluster_pushed", "dns_cluster_conflicts", "dns_cluster_log"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE member_id = $1`, id); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM dns_cluster_members WHERE id = $1`, id)
 		return mustAffect(res, err, fmt.Sprintf("DNS cluster member %d", id))
@@ -167,8 +173,9 @@ func (s *Store) ClusterPushed(ctx context.Context, memberID int64) (map[string]u
 	return out, rows.Err()
 }
 
-// SetClusterPushed records that a member has serial of zone; serial 0
-// forgets the zone (it was deleted there).
+// SetClusterPushed records that a member and this server agree on serial
+// of zone (after a push or a fetch); serial 0 forgets the zone (it was
+// deleted on both sides).
 func (s *Store) SetClusterPushed(ctx context.Context, memberID int64, zone string, serial uint32) error {
 	var err error
 	if serial == 0 {

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/poolctl/poolctl/api"
@@ -16,8 +17,15 @@ var (
 
 type clusterPage struct {
 	Base
-	Settings api.ClusterSettings
-	Members  []api.ClusterMember
+	Settings  api.ClusterSettings
+	Members   []clusterMemberRow
+	Conflicts []api.ClusterConflict
+	Roles     []string
+}
+
+type clusterMemberRow struct {
+	api.ClusterMember
+	Log []api.ClusterLogEntry // its latest operations
 }
 
 // clusterPage shows the DNS cluster: its switch, threshold and members
@@ -39,9 +47,21 @@ func (h *Handler) showCluster(w http.ResponseWriter, r *http.Request, status int
 	if d.Settings, err = h.cfg.Cluster.Settings(r.Context()); err != nil {
 		return err
 	}
-	if d.Members, err = h.cfg.Cluster.Members(r.Context()); err != nil {
+	ms, err := h.cfg.Cluster.Members(r.Context())
+	if err != nil {
 		return err
 	}
+	for _, m := range ms {
+		row := clusterMemberRow{ClusterMember: m}
+		if row.Log, err = h.cfg.Cluster.Log(r.Context(), m.Host, 15); err != nil {
+			return err
+		}
+		d.Members = append(d.Members, row)
+	}
+	if d.Conflicts, err = h.cfg.Cluster.Conflicts(r.Context(), false); err != nil {
+		return err
+	}
+	d.Roles = []string{api.ClusterRoleSync, api.ClusterRoleWriteOnly, api.ClusterRoleStandalone}
 	if formErr != nil {
 		d.Error = h.message(r, formErr)
 	}
@@ -83,7 +103,7 @@ func (h *Handler) resyncCluster(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.showCluster(w, r, statusOf(err), err)
 	}
-	return h.redirect(w, r, "/dns-cluster", fmt.Sprintf("Resynchronised %s: %d zone(s) written.", orNone(strings.Join(res.Members, ", ")), res.Zones))
+	return h.redirect(w, r, "/dns-cluster", fmt.Sprintf("Resynchronised %s: %d zone(s) written or fetched.", orNone(strings.Join(res.Members, ", ")), res.Zones))
 }
 
 func orNone(s string) string {
@@ -91,4 +111,30 @@ func orNone(s string) string {
 		return "no member"
 	}
 	return s
+}
+
+func (h *Handler) clusterMemberRole(w http.ResponseWriter, r *http.Request) error {
+	if h.cfg.Cluster == nil {
+		return errNoCluster
+	}
+	host, role := r.PathValue("host"), r.PostFormValue("role")
+	if _, err := h.cfg.Cluster.UpdateMember(r.Context(), host, api.ClusterMemberUpdate{Role: &role}); err != nil {
+		return h.showCluster(w, r, statusOf(err), err)
+	}
+	return h.redirect(w, r, "/dns-cluster", "Member "+host+" is now "+role+".")
+}
+
+func (h *Handler) resolveClusterConflict(w http.ResponseWriter, r *http.Request) error {
+	if h.cfg.Cluster == nil {
+		return errNoCluster
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return apperr.New(apperr.NotFound, "no DNS cluster conflict %q", r.PathValue("id"))
+	}
+	cf, err := h.cfg.Cluster.Resolve(r.Context(), id, api.ClusterConflictResolve{Keep: r.PostFormValue("keep")})
+	if err != nil {
+		return h.showCluster(w, r, statusOf(err), err)
+	}
+	return h.redirect(w, r, "/dns-cluster", fmt.Sprintf("Conflict on zone %s with %s resolved: %s.", cf.Zone, cf.Member, cf.Resolution))
 }

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/cluster"
+	"github.com/poolctl/poolctl/internal/store"
 )
 
 // TestClusterPage: the DNS cluster page shows the switch and members to an
@@ -32,6 +36,35 @@ func TestClusterPage(t *testing.T) {
 	wantStatus(t, "resync", admin.post("/dns-cluster/resync", nil), http.StatusSeeOther)
 	r = admin.post("/dns-cluster/members/nope.test/enable", nil)
 	wantStatus(t, "enable an unknown member", r, http.StatusNotFound)
+
+	// A member with a conflict and logged operations (written to the store
+	// as the engine does: the member itself is unreachable).
+	ctx := t.Context()
+	now := time.Now()
+	m := store.ClusterMember{Host: "ns2.test", URL: "https://127.0.0.1:1", TokenSealed: "x", Role: api.ClusterRoleSync, Backend: "poolctl"}
+	if err := e.st.CreateClusterMember(ctx, &m, now); err != nil {
+		t.Fatal(err)
+	}
+	cf := store.ClusterConflict{MemberID: m.ID, Zone: "shop.test", Kind: api.ConflictBothChanged, Message: "zone shop.test changed here and on ns2.test", LocalSerial: 7, RemoteSerial: 8}
+	if _, err := e.st.OpenClusterConflict(ctx, &cf, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.AddClusterLog(ctx, store.ClusterLogEntry{MemberID: m.ID, At: now, Op: "push", Zone: "shop.test", Serial: 7, Message: "connection refused"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	r = admin.get("/dns-cluster")
+	mustContain(t, "cluster page with a member", r, "ns2.test", `<option value="sync" selected>sync</option>`, "Conflicts",
+		"zone shop.test changed here and on ns2.test", "Keep this server", "Operation log of ns2.test", "connection refused")
+	wantStatus(t, "change the role", admin.post("/dns-cluster/members/ns2.test/role", url.Values{"role": {"standalone"}}), http.StatusSeeOther)
+	mustContain(t, "after the role change", admin.get("/dns-cluster"), `<option value="standalone" selected>standalone</option>`)
+	r = admin.post("/dns-cluster/members/ns2.test/role", url.Values{"role": {"boss"}})
+	wantStatus(t, "an unknown role", r, http.StatusBadRequest)
+	mustContain(t, "an unknown role", r, "want sync")
+	r = admin.post(fmt.Sprintf("/dns-cluster/conflicts/%d/resolve", cf.ID), url.Values{"keep": {"local"}})
+	wantStatus(t, "resolve with the member unreachable", r, http.StatusServiceUnavailable)
+	mustContain(t, "resolve with the member unreachable", r, "cannot reach ns2.test")
+	r = admin.post(fmt.Sprintf("/dns-cluster/conflicts/%d/resolve", cf.ID), url.Values{"keep": {"both"}})
+	wantStatus(t, "resolve with no side", r, http.StatusBadRequest)
 
 	e.addUser(t, "viewer", false)
 	viewer := e.client(t)

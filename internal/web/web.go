@@ -33,7 +33,11 @@ type Cluster interface {
 	UpdateSettings(ctx context.Context, in api.ClusterSettingsUpdate) (api.ClusterSettings, error)
 	Members(ctx context.Context) ([]api.ClusterMember, error)
 	EnableMember(ctx context.Context, host string) (api.ClusterMember, error)
+	UpdateMember(ctx context.Context, host string, in api.ClusterMemberUpdate) (api.ClusterMember, error)
 	Resync(ctx context.Context, host string) (api.ClusterResync, error)
+	Log(ctx context.Context, host string, limit int) ([]api.ClusterLogEntry, error)
+	Conflicts(ctx context.Context, all bool) ([]api.ClusterConflict, error)
+	Resolve(ctx context.Context, id int64, in api.ClusterConflictResolve) (api.ClusterConflict, error)
 }
 
 // Zones is the zone service as the dashboard needs it; internal/zones

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/poolctl/poolctl/api"
@@ -48,6 +50,10 @@ func (s *Service) ReplicaZone(ctx context.Context, zone string) (api.ClusterZone
 	if err != nil {
 		return api.ClusterZone{}, err
 	}
+	history := make([]uint32, 0, len(dz.Journal))
+	for i := len(dz.Journal) - 1; i >= 0; i-- {
+		history = append(history, dz.Journal[i].From)
+	}
 	dz.Journal = nil
 	// The serial of the SOA record read with the records: the receiver
 	// checks that they agree.
@@ -57,14 +63,56 @@ func (s *Service) ReplicaZone(ctx context.Context, zone string) (api.ClusterZone
 			serial = n
 		}
 	}
-	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz), DNSSEC: replicaKeys(dz.DNSSEC)}, nil
+	return api.ClusterZone{Serial: serial, Text: dns.FormatZone(dz), History: history, DNSSEC: replicaKeys(dz.DNSSEC)}, nil
+}
+
+// ReplicaSource says who sends a zone to ApplyReplica.
+type ReplicaSource struct {
+	// Writer names the sender (its cluster token's name) when it pushes a
+	// zone here: a zone is written by one sender, and another one is
+	// refused (a Conflict naming the writer) unless Takeover, which an
+	// operator chooses to resolve the conflict. Empty: this server fetched
+	// the zone itself from a member, and no writer is recorded.
+	Writer   string
+	Takeover bool
+}
+
+// claim makes from.Writer the writer of zone name here. A zone another
+// sender writes is taken over only when the version sent descends from the
+// one here (its history holds this serial: the two senders share the
+// zone, as sync members of one cluster do) or is the same, or on an
+// operator's takeover; otherwise two servers write unrelated versions, and
+// the write is a Conflict naming the other writer.
+func (s *Service) claim(ctx context.Context, name string, in api.ClusterZone, from ReplicaSource) error {
+	writer, err := s.st.ClaimClusterWriter(ctx, name, from.Writer, from.Takeover, s.now())
+	if err != nil || writer == from.Writer {
+		return err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	switch {
+	case errors.Is(err, apperr.NotFound):
+		// The other writer's zone is gone: this one may write it.
+	case err != nil:
+		return err
+	case z.Serial == in.Serial || slices.Contains(in.History, z.Serial):
+		// The same version, or one made from it.
+	default:
+		return apperr.New(apperr.Conflict, "zone %s is written here by another server (cluster token %q) and the version sent (serial %d) does not descend from the one here (serial %d): two servers write it; nothing was overwritten (see `poolctl dns cluster conflicts` on the sender)", name, writer, in.Serial, z.Serial)
+	}
+	_, err = s.st.ClaimClusterWriter(ctx, name, from.Writer, true, s.now())
+	return err
 }
 
 // ApplyReplica writes a zone sent by another member of the cluster.
-func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZone) (api.ClusterApplied, error) {
+func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZone, from ReplicaSource) (api.ClusterApplied, error) {
 	name, err := zoneName(zone)
 	if err != nil {
 		return api.ClusterApplied{}, err
+	}
+	if from.Writer != "" {
+		if err := s.claim(ctx, name, in, from); err != nil {
+			return api.ClusterApplied{}, err
+		}
 	}
 	origin := name + "."
 	parsed, err := dns.ParseZoneFile(origin, strings.NewReader(in.Text))
@@ -127,9 +175,27 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 }
 
 // DeleteReplica removes a zone another member deleted; a zone that is not
-// here is already gone (the delete is idempotent).
-func (s *Service) DeleteReplica(ctx context.Context, zone string) error {
-	err := s.Delete(ctx, zone)
+// here is already gone (the delete is idempotent). A zone another sender
+// writes is not its to delete (a Conflict). writer is empty when this
+// server deletes a zone it fetched.
+func (s *Service) DeleteReplica(ctx context.Context, zone, writer string) error {
+	name, err := zoneName(zone)
+	if err != nil {
+		return err
+	}
+	if writer != "" {
+		have, err := s.st.ClusterWriter(ctx, name)
+		if err != nil {
+			return err
+		}
+		if have != "" && have != writer {
+			return apperr.New(apperr.Conflict, "zone %s is written here by another server (cluster token %q): not deleted", name, have)
+		}
+	}
+	if err := s.st.DropClusterWriter(ctx, name); err != nil {
+		return err
+	}
+	err = s.Delete(ctx, name)
 	if errors.Is(err, apperr.NotFound) {
 		return nil
 	}
@@ -137,4 +203,75 @@ func (s *Service) DeleteReplica(ctx context.Context, zone string) error {
 		return fmt.Errorf("delete replicated zone: %w", err)
 	}
 	return nil
+}
+
+// AdoptZone makes text the zone's whole content here, as a change made
+// here, with a serial newer than above and than the zone's own, so that
+// every member takes it: how a DNS cluster conflict is resolved. A zone
+// that is not here is created. It returns the serial written.
+func (s *Service) AdoptZone(ctx context.Context, zone, text string, above uint32) (uint32, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return 0, err
+	}
+	origin := name + "."
+	parsed, err := dns.ParseZoneFile(origin, strings.NewReader(text))
+	if err != nil {
+		return 0, invalid(err)
+	}
+	recs, _, soas, err := wholeZone(origin, parsed)
+	if err != nil {
+		return 0, err
+	}
+	if soas != 1 {
+		return 0, apperr.New(apperr.Invalid, "zone %s: the text has %d SOA records, want one", name, soas)
+	}
+	next := func(cur uint32) uint32 {
+		n := above
+		if dns.SerialGreater(cur, n) {
+			n = cur
+		}
+		if n++; n == 0 {
+			n = 1
+		}
+		return n
+	}
+	withNext := func(serial uint32) {
+		for i := range recs {
+			if recs[i].Type == "SOA" {
+				f := strings.Fields(recs[i].Value)
+				f[2] = strconv.FormatUint(uint64(serial), 10)
+				recs[i].Value = strings.Join(f, " ")
+			}
+		}
+	}
+	if _, err := s.st.GetZone(ctx, name); errors.Is(err, apperr.NotFound) {
+		serial := next(0)
+		withNext(serial)
+		return serial, s.createWhole(ctx, name, serial, recs)
+	} else if err != nil {
+		return 0, err
+	}
+	z, err := s.st.EditZone(ctx, name, s.now(), func(z store.Zone, cur []store.Record) (store.ZoneEdit, error) {
+		serial := next(z.Serial)
+		withNext(serial)
+		newRecs := toDNS(recs)
+		if err := dns.CheckZone(dns.Zone{Name: origin, Serial: serial, Records: newRecs}); err != nil {
+			return store.ZoneEdit{}, invalid(err)
+		}
+		e := store.ZoneEdit{Serial: serial, Add: recs}
+		for _, r := range cur {
+			e.Delete = append(e.Delete, r.ID)
+		}
+		removed, added := dns.DiffRecords(toDNS(cur), newRecs)
+		rj, _ := json.Marshal(removed)
+		aj, _ := json.Marshal(added)
+		e.Journal = &store.ZoneChange{From: z.Serial, To: serial, Removed: string(rj), Added: string(aj)}
+		return e, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.changed(ctx, z)
+	return z.Serial, nil
 }

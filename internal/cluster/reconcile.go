@@ -1,0 +1,382 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/client"
+	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/store"
+	"github.com/poolctl/poolctl/internal/zones"
+)
+
+// How a member and this server are compared. For every zone, the serial
+// both last agreed on (after a push or a fetch) tells which side changed
+// it since: a change on one side goes to the other, as the member's role
+// allows (sync: both ways; write-only: only there; standalone: only
+// here); a change on both sides is a conflict, with both versions kept
+// and neither overwritten until an operator chooses (conflicts.go).
+
+type action int
+
+const (
+	actNone       action = iota
+	actAgree             // same serial on both sides: remember it
+	actForget            // gone on both sides: forget it
+	actPush              // write our copy there
+	actDeleteThat        // delete it there
+	actFetch             // take its copy here
+	actDeleteHere        // delete it here
+	actConflict          // both changed it: keep both, list it
+	actVerify            // the same serial reached on both sides apart: compare the contents
+)
+
+// side is one side's view of a zone.
+type side struct {
+	serial uint32
+	ok     bool // the zone exists on that side
+}
+
+// decide is what to do with one zone of a member of role, given this
+// server's and the member's serials and what they last agreed on.
+func decide(role string, here, there side, agreed store.ClusterAgreement, hadAgreed, full bool) (action, string) {
+	w, r := writes(role), reads(role)
+	if hadAgreed && agreed.Yielded {
+		return actNone, "" // another server writes it there: not ours to write
+	}
+	base := agreed.Serial
+	switch {
+	case here.ok && there.ok && here.serial == there.serial:
+		switch {
+		case full && w:
+			return actPush, "" // resync: an equal serial with other content is refused there, and listed
+		case hadAgreed && base != here.serial:
+			return actVerify, "" // both moved to the same serial: the same change?
+		}
+		return actAgree, ""
+	case here.ok && there.ok:
+		if !hadAgreed {
+			if role == api.ClusterRoleWriteOnly {
+				return actPush, "" // the member refuses what would go backwards
+			}
+			return actConflict, api.ConflictFirstContact
+		}
+		changedHere, changedThere := here.serial != base, there.serial != base
+		switch {
+		case changedHere && !changedThere:
+			if w {
+				return actPush, ""
+			}
+			return actNone, "" // standalone: our change stays here
+		case !changedHere && changedThere:
+			if r {
+				return actFetch, ""
+			}
+			return actConflict, api.ConflictChangedThere
+		}
+		return actConflict, api.ConflictBothChanged
+	case here.ok: // not there
+		switch {
+		case !hadAgreed:
+			if w {
+				return actPush, ""
+			}
+			return actNone, ""
+		case role == api.ClusterRoleWriteOnly:
+			return actPush, "" // the member lost it: ours to write again
+		case here.serial == base:
+			return actDeleteHere, "" // deleted there, unchanged here
+		}
+		return actConflict, api.ConflictDeletedThere
+	case there.ok: // not here
+		switch {
+		case role == api.ClusterRoleStandalone:
+			return actFetch, "" // its zones are served here
+		case !hadAgreed:
+			if r {
+				return actFetch, ""
+			}
+			return actNone, "" // not ours: a write-only member's own zone
+		case there.serial == base:
+			return actDeleteThat, "" // deleted here, unchanged there
+		case role == api.ClusterRoleWriteOnly:
+			return actForget, "" // deleted here, then written there by another: not ours
+		}
+		return actConflict, api.ConflictDeletedHere
+	}
+	if hadAgreed {
+		return actForget, ""
+	}
+	return actNone, ""
+}
+
+// reconcile compares a member with this server and does what differs. It
+// returns how many zones were written on either side.
+func (s *Service) reconcile(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, full bool) int {
+	c, err := s.client(m)
+	if err != nil {
+		s.failed(ctx, &m, set, err)
+		return 0
+	}
+	start := s.cfg.Now()
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	hello, err := c.ClusterHello(hctx)
+	cancel()
+	s.logOp(ctx, m, "hello", "", 0, err, start, "")
+	if err != nil {
+		s.failed(ctx, &m, set, fmt.Errorf("hello: %w", err))
+		return 0
+	}
+	m.RemoteVersion, m.RemoteNode = hello.Version, hello.Node
+	there := map[string]side{}
+	for _, z := range hello.Zones {
+		there[z.Zone] = side{z.Serial, true}
+	}
+	local, err := s.cfg.Zones.List(ctx)
+	if err != nil {
+		s.log.Warn("list zones", "err", err)
+		return 0
+	}
+	here := map[string]side{}
+	for _, z := range local {
+		here[z.Name] = side{z.Serial, true}
+	}
+	agreed, err := s.st.ClusterAgreements(ctx, m.ID)
+	if err != nil {
+		s.log.Warn("list agreed zones", "err", err)
+		return 0
+	}
+	open, err := s.openConflicts(ctx, m.ID)
+	if err != nil {
+		s.log.Warn("list DNS cluster conflicts", "err", err)
+		return 0
+	}
+	names := make([]string, 0, len(here)+len(there))
+	for z := range here {
+		names = append(names, z)
+	}
+	for z := range there {
+		if !here[z].ok {
+			names = append(names, z)
+		}
+	}
+	for z := range agreed {
+		if !here[z].ok && !there[z].ok {
+			names = append(names, z)
+		}
+	}
+	slices.Sort(names)
+	done := 0
+	for _, z := range names {
+		a, had := agreed[z]
+		act, kind := decide(m.Role, here[z], there[z], a, had, full)
+		if (act == actAgree || act == actForget) && open[z] {
+			if _, err := s.st.ResolveClusterConflicts(ctx, m.ID, z, "converged", s.cfg.Now()); err != nil {
+				s.log.Warn("close DNS cluster conflict", "zone", z, "err", err)
+			}
+		}
+		changed, err := s.do(ctx, m, c, z, act, kind, here[z], there[z], a, had)
+		if err != nil {
+			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
+				return done // disabled: no more operations
+			}
+			continue
+		}
+		if changed {
+			done++
+		}
+	}
+	s.succeeded(ctx, &m)
+	return done
+}
+
+// do carries out one decision; changed reports a zone written on a side.
+func (s *Service) do(ctx context.Context, m store.ClusterMember, c *client.Client, zone string, act action, kind string, here, there side, a store.ClusterAgreement, had bool) (bool, error) {
+	switch act {
+	case actAgree:
+		if !had || a.Serial != here.serial {
+			return false, s.st.SetClusterPushed(ctx, m.ID, zone, here.serial)
+		}
+		return false, nil
+	case actForget:
+		return false, s.st.SetClusterPushed(ctx, m.ID, zone, 0)
+	case actPush, actDeleteThat:
+		return s.pushZone(ctx, m, c, zone, false)
+	case actFetch:
+		return s.fetchZone(ctx, m, c, zone)
+	case actDeleteHere:
+		start := s.cfg.Now()
+		err := s.cfg.Zones.DeleteReplica(ctx, zone, "")
+		s.logOp(ctx, m, "delete-here", zone, here.serial, err, start, "deleted on the member")
+		if err != nil {
+			return false, err
+		}
+		s.log.Info("zone deleted here: deleted on member", "member", m.Host, "zone", zone)
+		return true, s.st.SetClusterPushed(ctx, m.ID, zone, 0)
+	case actConflict:
+		s.recordConflict(ctx, m, c, zone, kind, conflictText(kind, m.Host, zone, here, there), here, there)
+	case actVerify:
+		local, remote, err := s.versions(ctx, c, zone)
+		if err != nil {
+			return false, err
+		}
+		if local == remote {
+			return false, s.st.SetClusterPushed(ctx, m.ID, zone, here.serial)
+		}
+		s.recordConflict(ctx, m, c, zone, api.ConflictBothChanged, conflictText(api.ConflictBothChanged, m.Host, zone, here, there), here, there)
+	}
+	return false, nil
+}
+
+// push writes zones to a member, in order, and accounts for the outcome:
+// the changes made here, sent at once.
+func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, names []string) {
+	c, err := s.client(m)
+	if err != nil {
+		s.failed(ctx, &m, set, err)
+		return
+	}
+	agreed, err := s.st.ClusterAgreements(ctx, m.ID)
+	if err != nil {
+		s.log.Warn("list agreed zones", "err", err)
+		return
+	}
+	for _, z := range names {
+		if agreed[z].Yielded {
+			continue
+		}
+		if _, err := s.pushZone(ctx, m, c, z, false); err != nil {
+			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
+				return // disabled: no more operations
+			}
+			continue
+		}
+		s.succeeded(ctx, &m)
+	}
+}
+
+// pushZone writes (or deletes) one zone on a member; ok reports a write.
+// A refusal is a conflict (listed, not counted as a failure: the member
+// answers, it only refuses to overwrite). takeover makes this server the
+// zone's writer there (an operator's choice).
+func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client.Client, zone string, takeover bool) (bool, error) {
+	put := client.ClusterPut{Role: m.Role, Takeover: takeover}
+	start := s.cfg.Now()
+	rz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	switch {
+	case errors.Is(err, apperr.NotFound):
+		agreed, err := s.st.ClusterAgreements(ctx, m.ID)
+		if err != nil {
+			return false, err
+		}
+		if _, had := agreed[zone]; !had {
+			return false, nil
+		}
+		err = c.ClusterDeleteZone(rctx, zone, put)
+		if client.StatusOf(err) == http.StatusConflict {
+			s.recordConflict(ctx, m, c, zone, api.ConflictRefused, fmt.Sprintf("zone %s was deleted here but %s refused to delete it: %s", zone, m.Host, errorText(err)), side{}, side{})
+			return false, nil
+		}
+		s.logOp(ctx, m, "delete", zone, 0, err, start, "")
+		if err != nil {
+			return false, err
+		}
+		s.log.Info("zone deleted on member", "member", m.Host, "zone", zone)
+		return true, s.st.SetClusterPushed(ctx, m.ID, zone, 0)
+	case err != nil:
+		return false, err
+	}
+	res, err := c.ClusterPutZone(rctx, zone, rz, put)
+	if client.StatusOf(err) == http.StatusConflict {
+		kind := api.ConflictRefused
+		if m.Role == api.ClusterRoleSync {
+			kind = api.ConflictBothChanged
+		}
+		s.recordConflict(ctx, m, c, zone, kind, fmt.Sprintf("zone %s (serial %d) was not written to %s: %s", zone, rz.Serial, m.Host, errorText(err)),
+			side{rz.Serial, true}, side{})
+		return false, nil
+	}
+	note := ""
+	if err == nil && !res.Changed {
+		note = "unchanged"
+	}
+	s.logOp(ctx, m, "push", zone, rz.Serial, err, start, note)
+	if err != nil {
+		return false, err
+	}
+	if res.Changed {
+		s.log.Info("zone written on member", "member", m.Host, "zone", zone, "serial", rz.Serial)
+	}
+	return res.Changed, s.st.SetClusterPushed(ctx, m.ID, zone, rz.Serial)
+}
+
+// fetchZone takes a member's copy of a zone here.
+func (s *Service) fetchZone(ctx context.Context, m store.ClusterMember, c *client.Client, zone string) (bool, error) {
+	start := s.cfg.Now()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	rz, err := c.ClusterGetZone(rctx, zone)
+	cancel()
+	if client.StatusOf(err) == http.StatusNotFound {
+		return false, nil // gone meanwhile: the next reconcile sees it
+	}
+	if err != nil {
+		s.logOp(ctx, m, "fetch", zone, 0, err, start, "")
+		return false, err
+	}
+	res, err := s.cfg.Zones.ApplyReplica(ctx, zone, rz, zones.ReplicaSource{})
+	if errors.Is(err, apperr.Conflict) {
+		s.recordConflict(ctx, m, c, zone, api.ConflictBothChanged, fmt.Sprintf("zone %s from %s (serial %d) was not taken here: %s", zone, m.Host, rz.Serial, apperr.Message(err)),
+			side{}, side{rz.Serial, true})
+		return false, nil
+	}
+	s.logOp(ctx, m, "fetch", zone, rz.Serial, err, start, "")
+	if err != nil {
+		return false, fmt.Errorf("take the fetched zone here: %w", err)
+	}
+	if res.Changed {
+		s.log.Info("zone fetched from member", "member", m.Host, "zone", zone, "serial", rz.Serial)
+	}
+	return res.Changed, s.st.SetClusterPushed(ctx, m.ID, zone, rz.Serial)
+}
+
+// logKeep is how many operations a member's log keeps.
+const logKeep = 1000
+
+// logOp records an operation in the member's log: every one with debug on,
+// otherwise only changes and failures.
+func (s *Service) logOp(ctx context.Context, m store.ClusterMember, op, zone string, serial uint32, err error, start time.Time, note string) {
+	if err == nil && !m.Debug && (op == "hello" || note == "unchanged") {
+		return
+	}
+	e := store.ClusterLogEntry{MemberID: m.ID, At: s.cfg.Now().UTC(), Op: op, Zone: zone, Serial: serial, OK: err == nil, Took: s.cfg.Now().Sub(start), Message: note}
+	if err != nil {
+		e.Message = errorText(err)
+	}
+	if lerr := s.st.AddClusterLog(ctx, e, logKeep); lerr != nil {
+		s.log.Warn("DNS cluster log", "member", m.Host, "err", lerr)
+	}
+}
+
+// Log returns a member's latest operations, newest first.
+func (s *Service) Log(ctx context.Context, host string, limit int) ([]api.ClusterLogEntry, error) {
+	if limit <= 0 || limit > logKeep {
+		return nil, apperr.New(apperr.Invalid, "limit %d: want 1–%d", limit, logKeep)
+	}
+	m, err := s.st.GetClusterMember(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	es, err := s.st.ClusterLog(ctx, m.ID, limit)
+	out := make([]api.ClusterLogEntry, 0, len(es))
+	for _, e := range es {
+		out = append(out, api.ClusterLogEntry{At: e.At, Op: e.Op, Zone: e.Zone, Serial: e.Serial, OK: e.OK, TookMS: e.Took.Milliseconds(), Message: e.Message})
+	}
+	return out, err
+}
