@@ -2,6 +2,8 @@ package apiserver_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/poolctl/poolctl/api"
@@ -80,6 +82,33 @@ func TestClusterAPI(t *testing.T) {
 		if len(hello.Zones) != 1 || hello.Zones[0] != (api.ClusterZoneSerial{Zone: "shared.test", Serial: 2026120402}) || hello.Node != "server" {
 			t.Fatalf("hello: %+v", hello)
 		}
+		var fetched api.ClusterZone
+		wantStatus(t, "fetch", cl("GET", "/api/v1/cluster/zones/shared.test", nil), 200, &fetched)
+		if fetched.Serial != 2026120402 || !strings.Contains(fetched.Text, "192.0.2.20") || !slices.Contains(fetched.History, 2026120401) {
+			t.Fatalf("fetched zone: %+v", fetched)
+		}
+		wantError(t, "fetch an unknown zone", cl("GET", "/api/v1/cluster/zones/nope.test", nil), 404, "not_found")
+
+		// A second write-only sender: refused unless its version descends
+		// from the one here, or it takes over; sync senders all write.
+		var tok3 api.TokenCreated
+		wantStatus(t, "a second sender's token", e.adminJSON(t, "POST", "/api/v1/tokens", `{"name":"ns3","scope":"cluster"}`), 201, &tok3)
+		cl3 := func(method, path string, body any) reply {
+			b := []byte(mustJSON(t, body))
+			return e.do(t, req{method: method, path: path, token: tok3.Secret, body: b, ct: "application/json"})
+		}
+		wantError(t, "an unrelated version from another writer", cl3("PUT", "/api/v1/cluster/zones/shared.test", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 409, "conflict", `cluster token "ns2"`)
+		wantError(t, "a delete from another writer", e.do(t, req{method: "DELETE", path: "/api/v1/cluster/zones/shared.test", token: tok3.Secret}), 409, "conflict", `cluster token "ns2"`)
+		wantError(t, "an unknown sender role", cl3("PUT", "/api/v1/cluster/zones/shared.test?role=boss", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 400, "invalid", "role")
+		wantError(t, "a bad takeover flag", cl3("PUT", "/api/v1/cluster/zones/shared.test?takeover=yes", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 400, "invalid", "takeover")
+		got = api.ClusterApplied{}
+		wantStatus(t, "a version that descends from the one here", cl3("PUT", "/api/v1/cluster/zones/shared.test", api.ClusterZone{Serial: 2026120403, Text: clusterZoneText(2026120403, "192.0.2.30"), History: []uint32{2026120402}}), 200, &got)
+		if !got.Changed {
+			t.Fatalf("a descending version from another writer: %+v", got)
+		}
+		wantError(t, "the first writer now sends an unrelated version", cl("PUT", "/api/v1/cluster/zones/shared.test", api.ClusterZone{Serial: 2026120406, Text: clusterZoneText(2026120406, "192.0.2.60")}), 409, "conflict", `cluster token "ns3"`)
+		wantStatus(t, "a takeover", cl("PUT", "/api/v1/cluster/zones/shared.test?takeover=true", api.ClusterZone{Serial: 2026120406, Text: clusterZoneText(2026120406, "192.0.2.60")}), 200, nil)
+		wantStatus(t, "a sync member writes without owning", cl3("PUT", "/api/v1/cluster/zones/shared.test?role=sync", api.ClusterZone{Serial: 2026120407, Text: clusterZoneText(2026120407, "192.0.2.70")}), 200, nil)
 		wantStatus(t, "delete", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		wantStatus(t, "delete again", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		if _, err := zs.Get(t.Context(), "shared.test"); err == nil {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -79,6 +80,9 @@ type Config struct {
 	Reconcile time.Duration
 	// Timeout bounds one request to a member (10 s).
 	Timeout time.Duration
+	// Backends reach members that are not poolctl servers, by backend
+	// name (powerdns).
+	Backends map[string]Dial
 }
 
 // Service is the DNS cluster engine.
@@ -310,13 +314,54 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// client returns an API client for a member, with its token unsealed.
-func (s *Service) client(m store.ClusterMember) (*client.Client, error) {
+// Member is how this server talks to a cluster member. For a poolctl
+// server or dns-node it is the public client (the cluster API); another
+// backend (Config.Backends) answers the same four operations: a zone it
+// does not have is NotFound (apperr.NotFound or HTTP 404), a write it
+// refuses is a Conflict (apperr.Conflict or HTTP 409).
+type Member interface {
+	ClusterHello(ctx context.Context) (api.ClusterHello, error)
+	ClusterGetZone(ctx context.Context, zone string) (api.ClusterZone, error)
+	ClusterPutZone(ctx context.Context, zone string, z api.ClusterZone, p client.ClusterPut) (api.ClusterApplied, error)
+	ClusterDeleteZone(ctx context.Context, zone string, p client.ClusterPut) error
+}
+
+// Dial reaches a member of a backend other than poolctl, with its URL,
+// unsealed token and CA.
+type Dial func(url, token string, caPEM []byte, timeout time.Duration) (Member, error)
+
+// client returns a connection to a member, with its token unsealed.
+func (s *Service) client(m store.ClusterMember) (Member, error) {
 	tok, err := s.unseal(m)
 	if err != nil {
 		return nil, err
 	}
+	if m.Backend != "" && m.Backend != BackendPoolctl {
+		dial, ok := s.cfg.Backends[m.Backend]
+		if !ok {
+			return nil, fmt.Errorf("backend %s is not available on this server", m.Backend)
+		}
+		return dial(m.URL, tok, []byte(m.CAPEM), s.cfg.Timeout)
+	}
 	return client.New(m.URL, client.Options{Token: tok, CAPEM: []byte(m.CAPEM), Timeout: s.cfg.Timeout})
+}
+
+// BackendPoolctl is a member that is another poolctl server or dns-node.
+const BackendPoolctl = "poolctl"
+
+// isStatus reports whether a member's error is an HTTP status (from the
+// client) or the apperr kind that maps to it (from another backend).
+func isStatus(err error, status int) bool {
+	if client.StatusOf(err) == status {
+		return true
+	}
+	switch status {
+	case http.StatusNotFound:
+		return errors.Is(err, apperr.NotFound)
+	case http.StatusConflict:
+		return errors.Is(err, apperr.Conflict)
+	}
+	return false
 }
 
 func tokenAAD(host string) []byte { return []byte("poolctl dns cluster token v1 " + host) }
@@ -366,10 +411,7 @@ func checkMember(in *api.ClusterMemberCreate) error {
 		return err
 	}
 	if in.Backend == "" {
-		in.Backend = "poolctl"
-	}
-	if in.Backend != "poolctl" {
-		return apperr.New(apperr.Invalid, "backend %q: only poolctl (another poolctl server or dns-node) is available yet", in.Backend)
+		in.Backend = BackendPoolctl
 	}
 	return checkRole(in.Role)
 }

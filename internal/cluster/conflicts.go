@@ -37,7 +37,7 @@ func conflictText(kind, host, zone string, here, there side) string {
 }
 
 // versions reads both copies of a zone as zone files ("" where absent).
-func (s *Service) versions(ctx context.Context, c *client.Client, zone string) (local, remote string, err error) {
+func (s *Service) versions(ctx context.Context, c Member, zone string) (local, remote string, err error) {
 	lz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
 	switch {
 	case err == nil:
@@ -51,7 +51,7 @@ func (s *Service) versions(ctx context.Context, c *client.Client, zone string) (
 	switch {
 	case err == nil:
 		remote = rz.Text
-	case client.StatusOf(err) != http.StatusNotFound:
+	case !isStatus(err, http.StatusNotFound):
 		return "", "", err
 	}
 	return local, remote, nil
@@ -59,7 +59,7 @@ func (s *Service) versions(ctx context.Context, c *client.Client, zone string) (
 
 // recordConflict keeps both versions of a zone and reports the conflict
 // once (a repeated detection refreshes the versions kept).
-func (s *Service) recordConflict(ctx context.Context, m store.ClusterMember, c *client.Client, zone, kind, msg string, here, there side) {
+func (s *Service) recordConflict(ctx context.Context, m store.ClusterMember, c Member, zone, kind, msg string, here, there side) {
 	local, remote, err := s.versions(ctx, c, zone)
 	if err != nil {
 		s.log.Warn("read both versions of a conflicting zone", "member", m.Host, "zone", zone, "err", err)

@@ -126,6 +126,14 @@ func (s *Service) AddMember(ctx context.Context, in api.ClusterMemberCreate) (ap
 	if err := checkMember(&in); err != nil {
 		return api.ClusterMember{}, err
 	}
+	if _, ok := s.cfg.Backends[in.Backend]; !ok && in.Backend != BackendPoolctl {
+		names := []string{BackendPoolctl}
+		for b := range s.cfg.Backends {
+			names = append(names, b)
+		}
+		slices.Sort(names)
+		return api.ClusterMember{}, apperr.New(apperr.Invalid, "backend %q: want %s", in.Backend, strings.Join(names, " or "))
+	}
 	if _, err := s.st.GetClusterMember(ctx, in.Host); err == nil {
 		return api.ClusterMember{}, apperr.New(apperr.Conflict, "DNS cluster member %s exists already (two members cannot share a host name)", in.Host)
 	}

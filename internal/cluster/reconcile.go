@@ -196,7 +196,7 @@ func (s *Service) reconcile(ctx context.Context, m store.ClusterMember, set stor
 }
 
 // do carries out one decision; changed reports a zone written on a side.
-func (s *Service) do(ctx context.Context, m store.ClusterMember, c *client.Client, zone string, act action, kind string, here, there side, a store.ClusterAgreement, had bool) (bool, error) {
+func (s *Service) do(ctx context.Context, m store.ClusterMember, c Member, zone string, act action, kind string, here, there side, a store.ClusterAgreement, had bool) (bool, error) {
 	switch act {
 	case actAgree:
 		if !had || a.Serial != here.serial {
@@ -264,7 +264,7 @@ func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.Clu
 // A refusal is a conflict (listed, not counted as a failure: the member
 // answers, it only refuses to overwrite). takeover makes this server the
 // zone's writer there (an operator's choice).
-func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client.Client, zone string, takeover bool) (bool, error) {
+func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c Member, zone string, takeover bool) (bool, error) {
 	put := client.ClusterPut{Role: m.Role, Takeover: takeover}
 	start := s.cfg.Now()
 	rz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
@@ -280,7 +280,7 @@ func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client
 			return false, nil
 		}
 		err = c.ClusterDeleteZone(rctx, zone, put)
-		if client.StatusOf(err) == http.StatusConflict {
+		if isStatus(err, http.StatusConflict) {
 			s.recordConflict(ctx, m, c, zone, api.ConflictRefused, fmt.Sprintf("zone %s was deleted here but %s refused to delete it: %s", zone, m.Host, errorText(err)), side{}, side{})
 			return false, nil
 		}
@@ -294,7 +294,7 @@ func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client
 		return false, err
 	}
 	res, err := c.ClusterPutZone(rctx, zone, rz, put)
-	if client.StatusOf(err) == http.StatusConflict {
+	if isStatus(err, http.StatusConflict) {
 		kind := api.ConflictRefused
 		if m.Role == api.ClusterRoleSync {
 			kind = api.ConflictBothChanged
@@ -318,12 +318,12 @@ func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c *client
 }
 
 // fetchZone takes a member's copy of a zone here.
-func (s *Service) fetchZone(ctx context.Context, m store.ClusterMember, c *client.Client, zone string) (bool, error) {
+func (s *Service) fetchZone(ctx context.Context, m store.ClusterMember, c Member, zone string) (bool, error) {
 	start := s.cfg.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	rz, err := c.ClusterGetZone(rctx, zone)
 	cancel()
-	if client.StatusOf(err) == http.StatusNotFound {
+	if isStatus(err, http.StatusNotFound) {
 		return false, nil // gone meanwhile: the next reconcile sees it
 	}
 	if err != nil {
