@@ -29,7 +29,7 @@ type member struct {
 // startMember starts Dovecot and Postfix for a member named name in dir,
 // configured from the Mail's own DovecotConfig and PostfixSettings. A
 // parent gets a proxy passdb and a transport map.
-func startMember(t testing.TB, dir, name string, parent bool, run func(context.Context, string, ...string) ([]byte, error)) *member {
+func startMember(t testing.TB, dir, name string, parent bool, run func(context.Context, string, ...string) ([]byte, error), dovecotExtra string) *member {
 	t.Helper()
 	base := filepath.Join(dir, name)
 	if err := os.MkdirAll(base, 0o755); err != nil {
@@ -64,7 +64,7 @@ func startMember(t testing.TB, dir, name string, parent bool, run func(context.C
 	}
 	mb := &member{m: m, root: cfg.MailRoot}
 	mb.postfix = startPostfix(t, base, settings)
-	mb.dovecot = startDovecot(t, base, m)
+	mb.dovecot = startDovecot(t, base, m, dovecotExtra)
 	return mb
 }
 
@@ -129,8 +129,8 @@ func TestLinkedMail(t *testing.T) {
 		}
 		return execRun(ctx, name, args...)
 	}
-	parent := startMember(t, dir, "parent", true, run)
-	child := startMember(t, dir, "child", false, nil)
+	parent := startMember(t, dir, "parent", true, run, "")
+	child := startMember(t, dir, "child", false, nil, "")
 	if d, p := parent.m.Services(ctx); !d || !p {
 		t.Fatalf("parent services: dovecot %v postfix %v, want both", d, p)
 	}

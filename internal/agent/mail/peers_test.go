@@ -130,9 +130,10 @@ type dovecotPeer struct {
 func (d *dovecotPeer) imapAddr() string { return fmt.Sprintf("127.0.0.1:%d", d.imap) }
 func (d *dovecotPeer) pop3Addr() string { return fmt.Sprintf("127.0.0.1:%d", d.pop3) }
 
-// startDovecot starts Dovecot with base/dovecot.conf and the passdb/userdb
-// blocks of m. It retries with new ports when one was taken meanwhile.
-func startDovecot(t testing.TB, base string, m *Mail) *dovecotPeer {
+// startDovecot starts Dovecot with base/dovecot.conf, the passdb/userdb
+// blocks of m and extra settings. It retries with new ports when one was
+// taken meanwhile.
+func startDovecot(t testing.TB, base string, m *Mail, extra string) *dovecotPeer {
 	t.Helper()
 	name := filepath.Base(base)
 	for _, sub := range []string{"run", "state"} {
@@ -188,7 +189,7 @@ service anvil {
     mode = 0666
   }
 }
-%[6]s`, base, name, d.log, d.imap, d.pop3, auth)
+%[6]s%[7]s`, base, name, d.log, d.imap, d.pop3, auth, extra)
 		if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
