@@ -106,6 +106,17 @@ var exercisedRoutes = []string{
 	"DELETE /api/v1/agent/objects/{key}",
 	"POST /api/v1/agent/objects-batch",
 	"GET /api/v1/agent/protections/{id}/key",
+	"PUT /api/v1/pools/{pool}/members/{member}/profile",
+	"GET /api/v1/links",
+	"GET /api/v1/pools/{pool}/links",
+	"POST /api/v1/pools/{pool}/links",
+	"DELETE /api/v1/pools/{pool}/links/{child}",
+	"GET /api/v1/pools/{pool}/links/{child}/accounts",
+	"POST /api/v1/pools/{pool}/members/{member}/accounts/{account}/distribute",
+	"POST /api/v1/pools/{pool}/members/{member}/accounts/{account}/dedistribute",
+	"GET /api/v1/distribution-runs",
+	"GET /api/v1/distribution-runs/{id}",
+	"GET /api/v1/distribution-runs/{id}/log",
 }
 
 var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -228,7 +239,12 @@ func TestOpenAPI(t *testing.T) {
 			if strings.Contains(path, "/zones") || strings.HasSuffix(path, "/make-active") {
 				wantError(t, key+" without the engine", got, 503, "unavailable")
 			}
-			if !strings.HasPrefix(path, "/api/v1/agent/") && (strings.Contains(path, "/protections") || strings.Contains(path, "/accounts") || strings.HasPrefix(path, "/api/v1/runs")) {
+			linked := strings.Contains(path, "/links") || strings.HasSuffix(path, "/profile") || strings.HasSuffix(path, "/distribute") ||
+				strings.HasSuffix(path, "/dedistribute") || strings.HasPrefix(path, "/api/v1/distribution-runs")
+			if linked {
+				wantError(t, key+" without linked nodes", got, 503, "unavailable", "linked nodes are not available")
+			}
+			if !linked && !strings.HasPrefix(path, "/api/v1/agent/") && (strings.Contains(path, "/protections") || strings.Contains(path, "/accounts") || strings.HasPrefix(path, "/api/v1/runs")) {
 				wantError(t, key+" without account protection", got, 503, "unavailable", "account protection")
 			}
 		}

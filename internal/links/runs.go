@@ -358,10 +358,13 @@ func (s *Service) notify() {
 }
 
 // RunLog returns a run's log after seq; with wait it waits for lines while
-// the run has not ended.
+// the run has not ended. An unknown run is NotFound.
 func (s *Service) RunLog(ctx context.Context, id, after int64, wait time.Duration) ([]api.RunLogLine, error) {
 	if wait > time.Minute {
 		wait = time.Minute
+	}
+	if _, err := s.st.GetDistributionRun(ctx, id); err != nil {
+		return nil, err // an unknown run is NotFound, waiting or not
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
