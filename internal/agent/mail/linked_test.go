@@ -325,6 +325,30 @@ func TestLinkedMail(t *testing.T) {
 			t.Fatalf("kick with no session: %v", err)
 		}
 	})
+	t.Run("ProxyRemovedServesLocally", func(t *testing.T) {
+		// Dedistribution's last steps: the account is back on the parent
+		// (an empty mailbox here, to tell the two apart) and the proxy goes.
+		exp, err := child.m.Export(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := parent.m.Import(ctx, exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := parent.m.ApplyProxy(ctx, Proxy{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := imapSubjects(parent.dovecot.imapAddr(), "alice@example.test", alicePass); err != nil || len(got) != 0 {
+			t.Fatalf("on the parent after the proxy is removed: %v, %v; want its own empty mailbox", got, err)
+		}
+		if err := sendMail(parent.postfix.addr(), "alice@example.test", "back-home"); err != nil {
+			t.Fatal(err)
+		}
+		waitCount(t, parent.m.Maildir("alice@example.test"), 1)
+		if n := countMaildir(childBox); n != 6 {
+			t.Fatalf("the child's Maildir holds %d messages, want still 6", n)
+		}
+	})
 }
 
 // sameAccount compares two AccountMails regardless of order.

@@ -137,6 +137,12 @@ func New(cfg Config) (*Mail, error) {
 			return nil, fmt.Errorf("mail: %s %q: must be an absolute path without spaces or quotes: %w", p.name, p.path, ErrInvalid)
 		}
 	}
+	if cfg.ProxyPassdb != "" && cfg.DovecotConf == "" {
+		return nil, fmt.Errorf("mail: ProxyPassdb needs DovecotConf (its passdb is checked with doveconf): %w", ErrInvalid)
+	}
+	if cfg.TransportMap != "" && cfg.PostfixDir == "" {
+		return nil, fmt.Errorf("mail: TransportMap needs PostfixDir (it is checked with postfix check): %w", ErrInvalid)
+	}
 	m := &Mail{cfg: cfg, run: cfg.Run}
 	if m.run == nil {
 		m.run = execRun

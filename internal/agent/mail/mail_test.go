@@ -225,7 +225,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	for _, bad := range []Config{{MailRoot: "relative/mail"}, {DovecotConf: "/etc/dovecot/dovecot.conf\n"}, {ProxyPassdb: "/a b"}} {
+	for _, bad := range []Config{{MailRoot: "relative/mail"}, {DovecotConf: "/etc/dovecot/dovecot.conf\n"}, {ProxyPassdb: "/a b"}, {ProxyPassdb: "/p"}, {TransportMap: "/t"}} {
 		if _, err := New(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("New(%+v): %v, want ErrInvalid", bad, err)
 		}
@@ -236,6 +236,9 @@ func TestNew(t *testing.T) {
 	}
 	if got := m.Maildir("alice@example.test"); got != "/var/mail/poolctl/example.test/alice/Maildir" {
 		t.Errorf("Maildir = %q", got)
+	}
+	if d, p := filesOnly(t).Services(context.Background()); d || p {
+		t.Errorf("Services with nothing running = %v, %v", d, p)
 	}
 	if got := m.Maildir("../../etc@x"); got != "" {
 		t.Errorf("Maildir of a bad name = %q, want empty", got)
