@@ -300,8 +300,9 @@ func (m *Mail) writeFilter(home, script string, uid, gid int) error {
 	return os.Rename(tmp, link)
 }
 
-// Remove deletes account's mail side from this member: its sessions are
-// ended, its routing removed and then its files, Maildirs included.
+// Remove deletes account's mail side from this member: its logins end, its
+// open sessions are kicked, its routing is removed and then its files,
+// Maildirs included.
 // Removing an account the member does not hold does nothing.
 func (m *Mail) Remove(ctx context.Context, account string) error {
 	if err := validAccount(account); err != nil {
@@ -321,17 +322,25 @@ func (m *Mail) Remove(ctx context.Context, account string) error {
 	if !ok {
 		return nil
 	}
+	// Logins end first (the passwd-files go), then the open sessions.
+	var users []string
+	for _, d := range domains {
+		lines, err := readLines(m.passwdFile(d))
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			u, _, _ := strings.Cut(l, ":")
+			users = append(users, u)
+		}
+		if err := os.Remove(m.passwdFile(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("mail: remove %s: %w", account, err)
+		}
+	}
 	if dovecot, _ := m.Services(ctx); dovecot {
-		for _, d := range domains {
-			lines, err := readLines(m.passwdFile(d))
-			if err != nil {
-				return err
-			}
-			for _, l := range lines {
-				u, _, _ := strings.Cut(l, ":")
-				if err := m.Kick(ctx, u); err != nil {
-					return fmt.Errorf("mail: remove %s: %w", account, err)
-				}
+		for _, u := range users {
+			if err := m.Kick(ctx, u); err != nil {
+				return fmt.Errorf("mail: remove %s: %w", account, err)
 			}
 		}
 	}
