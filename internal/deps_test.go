@@ -62,6 +62,9 @@ func TestImportDirection(t *testing.T) {
 		{"internal/web", []string{mod + "internal/protection", mod + "internal/apiserver"}, false},
 		// The DNS cluster engine reaches members through the public client only.
 		{"internal/cluster", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/cli"}, false},
+		// DNS providers publish records elsewhere: they know nothing of the
+		// store, the fleet or the server's HTTP side.
+		{"internal/dnsprovider", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/web"}, true},
 		// The linked-nodes engine reaches agents through fleet jobs only.
 		{"internal/links", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/agent", mod + "internal/cli", mod + "client"}, false},
 		// The release catalogue and signatures are shared by server, CLI and agent.
