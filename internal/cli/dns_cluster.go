@@ -153,7 +153,7 @@ func clusterAddCmd(g *globals) *cobra.Command {
 	var in api.ClusterMemberCreate
 	var caFile string
 	cmd := &cobra.Command{
-		Use:   "add HOST --url URL --token TOKEN --role sync|write-only|standalone [--ca PEM] [--debug]",
+		Use:   "add HOST --url URL --token TOKEN --role sync|write-only|standalone [--backend poolctl|powerdns] [--ca PEM] [--debug]",
 		Short: "Add a member after checking its address, certificate, token and version",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -182,7 +182,7 @@ func clusterAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&caFile, "ca", "", "PEM file of the member's CA (its DATA/ca.pem) when its certificate is self-signed")
 	f.StringVar(&in.Role, "role", api.ClusterRoleWriteOnly, "sync (both ways), write-only (this server writes its zones there) or standalone (this server fetches its zones)")
 	f.BoolVar(&in.Debug, "debug", false, "log every operation with the member (dns cluster log HOST), not only changes and failures")
-	f.StringVar(&in.Backend, "backend", "poolctl", "poolctl (another poolctl server or dns-node)")
+	f.StringVar(&in.Backend, "backend", "poolctl", "poolctl (another poolctl server or dns-node) or powerdns (a PowerDNS Authoritative server: --url its webserver, http://HOST:8081, --token its api-key)")
 	_ = cmd.MarkFlagRequired("url")
 	_ = cmd.MarkFlagRequired("token")
 	return cmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolctl/poolctl/internal/apiserver"
 	"github.com/poolctl/poolctl/internal/cluster"
+	"github.com/poolctl/poolctl/internal/cluster/pdnsmember"
 	"github.com/poolctl/poolctl/internal/dns"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
@@ -207,7 +208,8 @@ func (e *engines) startCluster(ctx context.Context, o ServerOptions, st *store.S
 	if o.ClusterReconcile < 0 || (o.ClusterReconcile > 0 && o.ClusterReconcile < time.Second) {
 		return fmt.Errorf("--dns-cluster-reconcile %s: want at least 1s", o.ClusterReconcile)
 	}
-	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: o.master, Logger: log, Reconcile: o.ClusterReconcile})
+	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: o.master, Logger: log, Reconcile: o.ClusterReconcile,
+		Backends: map[string]cluster.Dial{pdnsmember.Backend: pdnsmember.Dial}})
 	if err != nil {
 		return fmt.Errorf("DNS cluster: %w", err)
 	}

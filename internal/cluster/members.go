@@ -113,6 +113,10 @@ func (s *Service) hello(ctx context.Context, m store.ClusterMember) (api.Cluster
 		return h, nil
 	case errors.As(err, &ce) && (ce.Status == http.StatusUnauthorized || ce.Status == http.StatusForbidden):
 		return h, apperr.New(apperr.Invalid, "%s refused the token: %s (make one there with `poolctl token create NAME --scope cluster`)", m.Host, ce.Message)
+	case errors.Is(err, apperr.Unauthorized) || errors.Is(err, apperr.Forbidden):
+		return h, apperr.New(apperr.Invalid, "%s refused the token: %s", m.Host, apperr.Message(err))
+	case errors.Is(err, apperr.Invalid):
+		return h, apperr.New(apperr.Invalid, "%s: %s", m.Host, apperr.Message(err))
 	case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
 		return h, apperr.New(apperr.Invalid, "%s at %s does not answer the DNS cluster API (%s): is it a poolctl server or dns-node of this version?", m.Host, m.URL, ce.Message)
 	default:
