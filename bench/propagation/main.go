@@ -22,12 +22,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -42,6 +39,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/bench/internal/dnsq"
 	procs "github.com/poolctl/poolctl/bench/internal/proc"
 	"github.com/poolctl/poolctl/client"
 )
@@ -115,24 +113,6 @@ func (p *proc) stop() {
 	}
 }
 
-// freePort returns a loopback port that was free on both UDP and TCP.
-func freePort() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			pc.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port")
-}
-
 const nsdConf = `server:
   ip-address: 127.0.0.1@{{.Port}}
   zonesdir: {{.Dir}}
@@ -189,7 +169,7 @@ func startAll(ctx context.Context, o options, dir string) (s *setup, err error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return s, err
 	}
-	nsdPort, err := freePort()
+	nsdPort, err := dnsq.FreePort()
 	if err != nil {
 		return s, err
 	}
@@ -266,7 +246,7 @@ func startAll(ctx context.Context, o options, dir string) (s *setup, err error) 
 	}
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if _, _, err := waitFor(wctx, s.nsdA, zoneName, typeSOA, 50*time.Millisecond, func([]byte) bool { return true }); err != nil {
+	if _, _, err := dnsq.WaitFor(wctx, s.nsdA, zoneName, dnsq.TypeSOA, 50*time.Millisecond, func([]byte) bool { return true }); err != nil {
 		return s, fmt.Errorf("NSD did not serve %s: %v (exited: %v); log:\n%s%s", zoneName, err, s.nsd.exited(),
 			tail(s.nsdLog(), 2000), tail(filepath.Join(nsdDir, "stderr"), 1000))
 	}
@@ -323,7 +303,7 @@ func run(ctx context.Context, o options) error {
 		}
 		if sm.local < 0 || sm.nsd < 0 {
 			timeouts++
-			fmt.Fprintf(os.Stderr, "change %d: not served within %s (local %s, nsd %s)\n", i, o.perChange, ms(sm.local), ms(sm.nsd))
+			fmt.Fprintf(os.Stderr, "change %d: not served within %s (local %s, nsd %s)\n", i, o.perChange, dnsq.MS(sm.local), dnsq.MS(sm.nsd))
 			if timeouts >= 5 {
 				return fmt.Errorf("%d changes timed out; logs in %s", timeouts, s.dir)
 			}
@@ -336,7 +316,7 @@ func run(ctx context.Context, o options) error {
 			samples = append(samples, sm)
 		}
 		if o.verbose {
-			fmt.Fprintf(os.Stderr, "change %3d: api %s local %s nsd %s\n", i, ms(sm.api), ms(sm.local), ms(sm.nsd))
+			fmt.Fprintf(os.Stderr, "change %3d: api %s local %s nsd %s\n", i, dnsq.MS(sm.api), dnsq.MS(sm.local), dnsq.MS(sm.nsd))
 		}
 		if o.gap > 0 {
 			select {
@@ -369,8 +349,11 @@ func change(ctx context.Context, o options, s *setup, i int) (sample, error) {
 	localC, nsdC := make(chan res, 1), make(chan res, 1)
 	// The pollers start first; the record does not exist before the API
 	// call, so whatever they see comes after t0.
-	go func() { at, _, err := waitFor(cctx, s.localDNS, fqdn, typeA, o.poll, want); localC <- res{at, err} }()
-	go func() { at, _, err := waitFor(cctx, s.nsdA, fqdn, typeA, o.poll, want); nsdC <- res{at, err} }()
+	go func() {
+		at, _, err := dnsq.WaitFor(cctx, s.localDNS, fqdn, dnsq.TypeA, o.poll, want)
+		localC <- res{at, err}
+	}()
+	go func() { at, _, err := dnsq.WaitFor(cctx, s.nsdA, fqdn, dnsq.TypeA, o.poll, want); nsdC <- res{at, err} }()
 	t0 := time.Now()
 	_, err := s.c.AddRecord(cctx, zoneName, api.RecordCreate{Name: name, Type: "A", TTL: 300, Value: ip.String()})
 	tAPI := time.Now()
@@ -410,7 +393,7 @@ func report(samples []sample, o options) {
 		len(samples), o.warmup, o.poll, o.gap)
 	fmt.Printf("%-26s %6s %9s %9s %9s %9s %9s\n", "API call -> ...", "count", "min", "median", "p90", "p99", "max")
 	line := func(label string, v []time.Duration) {
-		fmt.Printf("%-26s %6d %9s %9s %9s %9s %9s\n", label, len(v), ms(pct(v, 0)), ms(pct(v, 0.5)), ms(pct(v, 0.9)), ms(pct(v, 0.99)), ms(pct(v, 1)))
+		fmt.Printf("%-26s %6d %9s %9s %9s %9s %9s\n", label, len(v), dnsq.MS(dnsq.Pct(v, 0)), dnsq.MS(dnsq.Pct(v, 0.5)), dnsq.MS(dnsq.Pct(v, 0.9)), dnsq.MS(dnsq.Pct(v, 0.99)), dnsq.MS(dnsq.Pct(v, 1)))
 	}
 	line("API call returned", apiD)
 	line("poolctl serves (local)", local)
@@ -422,32 +405,15 @@ func report(samples []sample, o options) {
 		fmt.Printf("poolctl did not serve %d of the changes within %s (left out above)\n", missed, o.perChange)
 	}
 	if len(local) > 0 && len(nsd) > 0 {
-		lm, nm := pct(local, 0.5), pct(nsd, 0.5)
+		lm, nm := dnsq.Pct(local, 0.5), dnsq.Pct(nsd, 0.5)
 		fmt.Printf("ratio NSD/local: median %.2f, p99 %.2f; NSD minus local, median %.1fms\n",
-			float64(nm)/float64(lm), float64(pct(nsd, 0.99))/float64(pct(local, 0.99)), float64(nm-lm)/float64(time.Millisecond))
+			float64(nm)/float64(lm), float64(dnsq.Pct(nsd, 0.99))/float64(dnsq.Pct(local, 0.99)), float64(nm-lm)/float64(time.Millisecond))
 		verdict := "meets"
 		if nm > 50*time.Millisecond {
 			verdict = "misses"
 		}
-		fmt.Printf("target median <= 50 ms via NSD: %s (%s)\n", verdict, ms(nm))
+		fmt.Printf("target median <= 50 ms via NSD: %s (%s)\n", verdict, dnsq.MS(nm))
 	}
-}
-
-// pct is the nearest-rank percentile of sorted v.
-func pct(v []time.Duration, p float64) time.Duration {
-	if len(v) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(v)))) - 1
-	return v[max(0, min(i, len(v)-1))]
-}
-
-// ms formats d in milliseconds; negative means not seen.
-func ms(d time.Duration) string {
-	if d < 0 {
-		return "not-seen"
-	}
-	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 }
 
 var (
@@ -581,7 +547,7 @@ func breakdown(s *setup, samples []sample) string {
 	med := make([]string, len(steps))
 	for k := range steps {
 		slices.Sort(steps[k])
-		med[k] = ms(pct(steps[k], 0.5))
+		med[k] = dnsq.MS(dnsq.Pct(steps[k], 0.5))
 	}
 	return fmt.Sprintf("timeline, medians after the API call (%d changes; log times 1 ms): poolctl serves %s, NSD got NOTIFY %s, poolctl sent IXFR %s, NSD reload done %s, NSD serves %s",
 		len(steps[0]), med[0], med[1], med[2], med[3], med[4])
@@ -620,134 +586,4 @@ func nsdVersion(bin string) string {
 		return "NSD " + f[2]
 	}
 	return "NSD"
-}
-
-// --- a minimal DNS client: one question out, the answer RDATA back ---------
-
-const (
-	typeA   = 1
-	typeSOA = 6
-)
-
-// query builds a non-recursive query for name/qtype.
-func query(id uint16, name string, qtype uint16) []byte {
-	b := binary.BigEndian.AppendUint16(nil, id)
-	b = append(b, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) // flags 0, QDCOUNT 1
-	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
-		b = append(b, byte(len(label)))
-		b = append(b, label...)
-	}
-	b = append(b, 0)
-	b = binary.BigEndian.AppendUint16(b, qtype)
-	return binary.BigEndian.AppendUint16(b, 1) // class IN
-}
-
-// skipName returns the offset after the (possibly compressed) name at off.
-func skipName(m []byte, off int) (int, bool) {
-	for off < len(m) {
-		l := int(m[off])
-		switch {
-		case l == 0:
-			return off + 1, true
-		case l&0xC0 == 0xC0:
-			return off + 2, off+2 <= len(m)
-		case l&0xC0 != 0:
-			return 0, false
-		}
-		off += 1 + l
-	}
-	return 0, false
-}
-
-// answers returns the RDATA of the answer records of type qtype in a
-// NOERROR response, or ok=false for anything unparsable.
-func answers(m []byte, qtype uint16) (rdata [][]byte, rcode int, ok bool) {
-	if len(m) < 12 || m[2]&0x80 == 0 {
-		return nil, 0, false
-	}
-	rcode = int(m[3] & 0x0F)
-	qd, an := int(binary.BigEndian.Uint16(m[4:])), int(binary.BigEndian.Uint16(m[6:]))
-	off := 12
-	for range qd {
-		if off, ok = skipName(m, off); !ok || off+4 > len(m) {
-			return nil, rcode, false
-		}
-		off += 4
-	}
-	for range an {
-		if off, ok = skipName(m, off); !ok || off+10 > len(m) {
-			return nil, rcode, false
-		}
-		t, class := binary.BigEndian.Uint16(m[off:]), binary.BigEndian.Uint16(m[off+2:])
-		n := int(binary.BigEndian.Uint16(m[off+8:]))
-		off += 10
-		if off+n > len(m) {
-			return nil, rcode, false
-		}
-		if t == qtype && class == 1 {
-			rdata = append(rdata, m[off:off+n])
-		}
-		off += n
-	}
-	return rdata, rcode, true
-}
-
-// waitFor queries addr for name/qtype every interval (on a socket of its
-// own, so that no late answer to an earlier wait can count) until an
-// answer record satisfies ok. It returns when that answer arrived and how
-// many queries were sent.
-func waitFor(ctx context.Context, addr, name string, qtype uint16, interval time.Duration, ok func([]byte) bool) (time.Time, int, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", addr)
-	if err != nil {
-		return time.Time{}, 0, err
-	}
-	defer conn.Close()
-	first := uint16(mrand.Uint32())
-	id := first
-	buf := make([]byte, 4096)
-	sent := 0
-	next := time.Now()
-	for {
-		if ctx.Err() != nil {
-			return time.Time{}, sent, ctx.Err()
-		}
-		id++
-		if _, err := conn.Write(query(id, name, qtype)); err != nil && ctx.Err() == nil {
-			time.Sleep(interval) // e.g. ICMP refused while a daemon restarts
-		}
-		sent++
-		next = next.Add(interval)
-		if now := time.Now(); next.Before(now) {
-			next = now.Add(interval)
-		}
-		for {
-			if ctx.Err() != nil {
-				return time.Time{}, sent, ctx.Err()
-			}
-			_ = conn.SetReadDeadline(next)
-			n, err := conn.Read(buf)
-			at := time.Now()
-			if err != nil {
-				var ne net.Error
-				if !errors.As(err, &ne) || !ne.Timeout() {
-					time.Sleep(time.Until(next)) // ECONNREFUSED and the like
-				}
-				break
-			}
-			m := buf[:n]
-			if n < 2 || binary.BigEndian.Uint16(m)-first-1 >= id-first {
-				continue // not one of our IDs first+1 ... id
-			}
-			rds, rcode, valid := answers(m, qtype)
-			if !valid || rcode != 0 {
-				continue
-			}
-			for _, rd := range rds {
-				if ok(rd) {
-					return at, sent, nil
-				}
-			}
-		}
-	}
 }

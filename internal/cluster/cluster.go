@@ -95,6 +95,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	dirty map[string]bool // zones changed since the last push
+	conns map[string]conn // by member host
 	runMu sync.Mutex      // one push or reconcile at a time
 }
 
@@ -121,7 +122,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger.With("component", "dns-cluster"), aead: aead,
-		wake: make(chan struct{}, 1), dirty: map[string]bool{}}, nil
+		wake: make(chan struct{}, 1), dirty: map[string]bool{}, conns: map[string]conn{}}, nil
 }
 
 // Changed is zones.Config.OnChange: zone is pushed at once.
@@ -235,6 +236,12 @@ func (s *Service) pushDirty(ctx context.Context) {
 		s.log.Warn("DNS cluster members", "err", err)
 		return
 	}
+	// Each zone is read once for every member.
+	read := map[string]replica{}
+	for _, z := range names {
+		rz, err := s.cfg.Zones.ReplicaZone(ctx, z)
+		read[z] = replica{rz, err}
+	}
 	s.each(ms, func(m store.ClusterMember) {
 		if m.Failures > 0 || !writes(m.Role) {
 			// Failing: the retry sends everything it missed, so an
@@ -242,7 +249,7 @@ func (s *Service) pushDirty(ctx context.Context) {
 			// made meanwhile.
 			return
 		}
-		s.push(ctx, m, set, names)
+		s.push(ctx, m, set, names, read)
 	})
 }
 
@@ -277,6 +284,9 @@ func (s *Service) reconcileAll(ctx context.Context, full bool) (sent int) {
 
 func (s *Service) succeeded(ctx context.Context, m *store.ClusterMember) {
 	now := s.cfg.Now().UTC()
+	if m.Failures == 0 && m.LastError == "" && m.LastOKAt != nil && now.Sub(*m.LastOKAt) < 5*time.Second {
+		return // healthy and recent: not a write per change
+	}
 	m.Failures, m.LastError, m.LastOKAt = 0, "", &now
 	if err := s.st.UpdateClusterMemberHealth(ctx, m, now); err != nil {
 		s.log.Warn("save DNS cluster member", "member", m.Host, "err", err)
@@ -330,8 +340,33 @@ type Member interface {
 // unsealed token and CA.
 type Dial func(url, token string, caPEM []byte, timeout time.Duration) (Member, error)
 
-// client returns a connection to a member, with its token unsealed.
+// client returns a connection to a member, with its token unsealed. It is
+// kept while the member's address, token and CA stay, so that pushes reuse
+// its TLS connections instead of a handshake per change.
 func (s *Service) client(m store.ClusterMember) (Member, error) {
+	key := strings.Join([]string{m.Backend, m.URL, m.TokenSealed, m.CAPEM}, "\x00")
+	s.mu.Lock()
+	c, ok := s.conns[m.Host]
+	s.mu.Unlock()
+	if ok && c.key == key {
+		return c.m, nil
+	}
+	mc, err := s.dial(m)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.conns[m.Host] = conn{key: key, m: mc}
+	s.mu.Unlock()
+	return mc, nil
+}
+
+type conn struct {
+	key string
+	m   Member
+}
+
+func (s *Service) dial(m store.ClusterMember) (Member, error) {
 	tok, err := s.unseal(m)
 	if err != nil {
 		return nil, err

@@ -235,7 +235,7 @@ func (s *Service) do(ctx context.Context, m store.ClusterMember, c Member, zone 
 
 // push writes zones to a member, in order, and accounts for the outcome:
 // the changes made here, sent at once.
-func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, names []string) {
+func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, names []string, read map[string]replica) {
 	c, err := s.client(m)
 	if err != nil {
 		s.failed(ctx, &m, set, err)
@@ -250,7 +250,8 @@ func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.Clu
 		if agreed[z].Yielded {
 			continue
 		}
-		if _, err := s.pushZone(ctx, m, c, z, false); err != nil {
+		rz := read[z]
+		if _, err := s.pushRead(ctx, m, c, z, rz.z, rz.err, false); err != nil {
 			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
 				return // disabled: no more operations
 			}
@@ -265,9 +266,21 @@ func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.Clu
 // answers, it only refuses to overwrite). takeover makes this server the
 // zone's writer there (an operator's choice).
 func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c Member, zone string, takeover bool) (bool, error) {
+	rz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
+	return s.pushRead(ctx, m, c, zone, rz, err, takeover)
+}
+
+// replica is a zone as read for the members (or why it could not be).
+type replica struct {
+	z   api.ClusterZone
+	err error
+}
+
+// pushRead is pushZone with the zone read already (err: as ReplicaZone
+// returned it; NotFound: deleted here).
+func (s *Service) pushRead(ctx context.Context, m store.ClusterMember, c Member, zone string, rz api.ClusterZone, err error, takeover bool) (bool, error) {
 	put := client.ClusterPut{Role: m.Role, Takeover: takeover}
 	start := s.cfg.Now()
-	rz, err := s.cfg.Zones.ReplicaZone(ctx, zone)
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	switch {

@@ -84,6 +84,9 @@ type ReplicaSource struct {
 // operator's takeover; otherwise two servers write unrelated versions, and
 // the write is a Conflict naming the other writer.
 func (s *Service) claim(ctx context.Context, name string, in api.ClusterZone, from ReplicaSource) error {
+	if have, err := s.st.ClusterWriter(ctx, name); err != nil || have == from.Writer {
+		return err // the usual case, read without a write transaction
+	}
 	writer, err := s.st.ClaimClusterWriter(ctx, name, from.Writer, from.Takeover, s.now())
 	if err != nil || writer == from.Writer {
 		return err
@@ -154,10 +157,8 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 		case !dns.SerialGreater(in.Serial, z.Serial):
 			return e, apperr.New(apperr.Conflict, "zone %s has serial %d here, newer than the %d sent: nothing was overwritten", name, z.Serial, in.Serial)
 		}
-		for _, r := range cur {
-			e.Delete = append(e.Delete, r.ID)
-		}
-		e.Add, e.Serial = recs, in.Serial
+		e.Delete, e.Add = diffEdit(cur, removed, added)
+		e.Serial = in.Serial
 		rj, _ := json.Marshal(removed)
 		aj, _ := json.Marshal(added)
 		e.Journal = &store.ZoneChange{From: z.Serial, To: in.Serial, Removed: string(rj), Added: string(aj)}
@@ -259,11 +260,9 @@ func (s *Service) AdoptZone(ctx context.Context, zone, text string, above uint32
 		if err := dns.CheckZone(dns.Zone{Name: origin, Serial: serial, Records: newRecs}); err != nil {
 			return store.ZoneEdit{}, invalid(err)
 		}
-		e := store.ZoneEdit{Serial: serial, Add: recs}
-		for _, r := range cur {
-			e.Delete = append(e.Delete, r.ID)
-		}
+		e := store.ZoneEdit{Serial: serial}
 		removed, added := dns.DiffRecords(toDNS(cur), newRecs)
+		e.Delete, e.Add = diffEdit(cur, removed, added)
 		rj, _ := json.Marshal(removed)
 		aj, _ := json.Marshal(added)
 		e.Journal = &store.ZoneChange{From: z.Serial, To: serial, Removed: string(rj), Added: string(aj)}
@@ -274,4 +273,27 @@ func (s *Service) AdoptZone(ctx context.Context, zone, text string, above uint32
 	}
 	s.changed(ctx, z)
 	return z.Serial, nil
+}
+
+// diffEdit turns a whole zone's difference into a store edit: the IDs of
+// the records removed and the records added, so that a change of one
+// record writes one row, not the whole zone again.
+func diffEdit(cur []store.Record, removed, added []dns.Record) ([]int64, []store.Record) {
+	gone := make(map[dns.Record]int, len(removed))
+	for _, r := range removed {
+		gone[r]++
+	}
+	var del []int64
+	for _, r := range cur {
+		k := dns.Record{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.Value}
+		if gone[k] > 0 {
+			gone[k]--
+			del = append(del, r.ID)
+		}
+	}
+	add := make([]store.Record, 0, len(added))
+	for _, r := range added {
+		add = append(add, store.Record{Name: r.Name, Type: r.Type, TTL: r.TTL, Value: r.Data})
+	}
+	return del, add
 }

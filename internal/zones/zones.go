@@ -126,10 +126,12 @@ func (s *Service) LoadAll(ctx context.Context) error {
 // zone served at start or changed through another replica is only pushed
 // (that replica tells its own cluster).
 func (s *Service) changed(ctx context.Context, z store.Zone) {
+	// The cluster first: it reads the committed change from the store and
+	// sends it to the members while this server rebuilds its own answer.
+	s.notify(z.Name)
 	if err := s.push(ctx, z); err != nil {
 		s.log.Error("serve changed zone", "zone", z.Name, "err", err)
 	}
-	s.notify(z.Name)
 }
 
 func (s *Service) notify(zone string) {

@@ -61,3 +61,12 @@ func (p *Proc) Stop(grace time.Duration) {
 		<-p.done
 	}
 }
+
+// Kill ends the process with SIGKILL (no clean-up of its own) and waits.
+func (p *Proc) Kill() {
+	if p == nil || p.Exited() {
+		return
+	}
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+}
