@@ -176,6 +176,18 @@ type MailCheckResult struct {
 	Postfix   bool   `json:"postfix"`
 	FreeBytes int64  `json:"free_bytes"`
 	Path      string `json:"path"` // where free space was measured
+	// Ports are where this member's Dovecot and Postfix listen, which a
+	// parent's proxy connects to (nil: an agent that does not say; the
+	// server's defaults apply).
+	Ports *MailPorts `json:"ports,omitempty"`
+}
+
+// MailPorts are the ports of a mail member's services (0: the protocol's
+// default, 143, 110 and 25).
+type MailPorts struct {
+	IMAP int `json:"imap,omitempty"`
+	POP3 int `json:"pop3,omitempty"`
+	SMTP int `json:"smtp,omitempty"`
 }
 
 // MailImportArgs are the args of mail.import.
@@ -236,9 +248,10 @@ type MailProxyArgs struct {
 
 // MailProxyUser proxies a user's IMAP/POP3 logins to Host.
 type MailProxyUser struct {
-	Name string `json:"name"`
-	Host string `json:"host"`
-	Port int    `json:"port,omitempty"`
+	Name     string `json:"name"`
+	Host     string `json:"host"`
+	Port     int    `json:"port,omitempty"`      // IMAP; 0: 143
+	POP3Port int    `json:"pop3_port,omitempty"` // 0: 110
 }
 
 // MailRoute is a Postfix transport: mail for Domain goes to NextHop.

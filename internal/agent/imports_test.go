@@ -16,13 +16,14 @@ import (
 // and client packages; besides them it may use internal/probe, a
 // standard-library-only prober shared with the server, and the two
 // libraries of account protection: internal/replication (the engine) and
-// internal/accounts (the account providers); and internal/release, which
-// verifies the signature of a self-update.
+// internal/accounts (the account providers); internal/release, which
+// verifies the signature of a self-update; and internal/agent/mail, the
+// agent's own Dovecot/Postfix library for linked nodes.
 func TestImports(t *testing.T) {
 	const module = "github.com/poolctl/poolctl/"
 	allowed := map[string]bool{module + "api": true, module + "client": true, module + "internal/probe": true,
 		module + "internal/replication": true, module + "internal/accounts": true,
-		module + "internal/release": true}
+		module + "internal/release": true, module + "internal/agent/mail": true}
 	testOnly := map[string]bool{module + "internal/replication/replicationtest": true}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
@@ -34,7 +35,7 @@ func TestImports(t *testing.T) {
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			if strings.HasPrefix(path, module) && !allowed[path] && !(strings.HasSuffix(name, "_test.go") && testOnly[path]) {
-				t.Errorf("%s imports %s; the agent may import only api, client, internal/probe, internal/replication, internal/accounts and internal/release of this module", name, path)
+				t.Errorf("%s imports %s; the agent may import only api, client, internal/probe, internal/replication, internal/accounts, internal/release and internal/agent/mail of this module", name, path)
 			}
 		}
 	}

@@ -16,6 +16,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 		cfg      agent.Config
 		logLevel string
 		ao       accountOptions
+		mo       mailOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --data DIR",
@@ -35,7 +36,14 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if cfg.Accounts, err = ao.build(cfg.MariaDBDSN, log.With("component", "accounts")); err != nil {
 				return err
 			}
-			err = agent.Run(cmd.Context(), cfg)
+			a, err := agent.New(cfg)
+			if err != nil {
+				return err
+			}
+			if err := mo.register(a); err != nil {
+				return err
+			}
+			err = a.Run(cmd.Context())
 			if errors.Is(err, agent.ErrRemoved) {
 				return fmt.Errorf("%w; enrol again with a new secret to rejoin", err)
 			}
@@ -53,6 +61,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&ao.provider, "accounts", "auto", "account provider for account protection: auto (cpanel when cPanel is installed, else linux), linux, cpanel or off")
 	f.StringVar(&ao.root, "accounts-root", "/home", "linux provider: directory holding the accounts' home directories (an account is a directory with a .poolctl-account.json manifest)")
+	mo.flags(f)
 	_ = cmd.MarkFlagRequired("data")
 
 	var eo agent.EnrollOptions

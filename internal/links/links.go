@@ -88,7 +88,8 @@ type Config struct {
 	// (DefaultKeep).
 	Keep time.Duration
 	// MailPorts gives the IMAP and SMTP ports of a child's mail services
-	// (default 0, the proxy's default, and 25).
+	// when its agent did not report them at the check step of the
+	// distribution (default 0, the proxy's default, and 25).
 	MailPorts func(child api.Member) (imap, smtp int)
 	Leading   func() bool
 	Tick      time.Duration
@@ -363,6 +364,9 @@ type mailInfo struct {
 	Bytes    int64           `json:"bytes,omitempty"`
 	Since    *time.Time      `json:"since,omitempty"` // when the child began serving it
 	LastRun  int64           `json:"last_run,omitempty"`
+	// Ports are the child's mail ports, which the parent's proxy
+	// connects to (nil: Config.MailPorts).
+	Ports *api.MailPorts `json:"ports,omitempty"`
 }
 
 func readMail(d store.Distribution) mailInfo {

@@ -178,6 +178,7 @@ type fixture struct {
 	svc   *links.Service
 	mail  api.AccountMail
 	free  int64
+	ports *api.MailPorts // what the agents report at mail.check
 }
 
 func mailStack() api.Stack {
@@ -240,7 +241,7 @@ func (f *fixture) answer(j api.Job) (any, error) {
 	case api.KindMailExport:
 		return api.MailExportResult{Mail: f.mail, Bytes: 5 << 20, Messages: 40}, nil
 	case api.KindMailCheck:
-		return api.MailCheckResult{Dovecot: true, Postfix: true, FreeBytes: f.free, Path: "/var/mail"}, nil
+		return api.MailCheckResult{Dovecot: true, Postfix: true, FreeBytes: f.free, Path: "/var/mail", Ports: f.ports}, nil
 	case api.KindMailPack:
 		return api.MailPackResult{Parts: []api.MailPart{{Key: prefix + "part-0", Size: 10}}, Files: prefix + "files", Messages: 40}, nil
 	case api.KindMailUnpack:
@@ -417,6 +418,29 @@ func TestDistributeAndBack(t *testing.T) {
 	}
 	if err := f.svc.RemoveLink(ctx, "web", "mail1"); err != nil {
 		t.Fatalf("remove the emptied link: %v", err)
+	}
+}
+
+// The parent's proxy reaches the child on the ports its agent reported at
+// the check step, and the dedistribution's check (on the parent) leaves
+// them alone.
+func TestChildMailPorts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.setup(t)
+	f.ports = &api.MailPorts{IMAP: 10143, POP3: 10110, SMTP: 10025}
+	r, err := f.svc.Distribute(ctx, "web", "node1", "alice", api.Distribute{Child: "mail1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Step(ctx)
+	if got := runOf(t, f, r.ID); got.Status != api.DistSucceeded {
+		t.Fatalf("distribute: got %s at %s (%s)", got.Status, got.Step, got.Error)
+	}
+	var pa api.MailProxyArgs
+	_ = json.Unmarshal(f.fl.jobs[6].Args, &pa)
+	if len(pa.Users) != 1 || pa.Users[0].Port != 10143 || pa.Users[0].POP3Port != 10110 || len(pa.Routes) != 1 || pa.Routes[0].NextHop != "smtp:[192.0.2.10]:10025" {
+		t.Errorf("proxy args: got %+v, want the child's reported ports", pa)
 	}
 }
 

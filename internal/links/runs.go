@@ -47,6 +47,9 @@ type runState struct {
 	Initial  api.MailPackResult `json:"initial"`
 	Final    api.MailPackResult `json:"final"`
 	Keep     api.Duration       `json:"keep,omitempty"`
+	// Ports are the child's mail ports as its agent reported them at the
+	// check step of a distribution.
+	Ports *api.MailPorts `json:"ports,omitempty"`
 }
 
 type run struct {

@@ -354,7 +354,19 @@ func checkDone(ctx context.Context, s *Service, r *run, raw json.RawMessage) err
 			what, r.target(), size(r.st.Bytes), size(n), r.target(), size(res.FreeBytes), res.Path)
 	}
 	s.logRun(ctx, r.ID, fmt.Sprintf("%s: %s free at %s, %s needed", r.target(), size(res.FreeBytes), res.Path, size(n)))
+	if r.Direction == api.DirDistribute && res.Ports != nil {
+		r.st.Ports = res.Ports
+		s.logRun(ctx, r.ID, fmt.Sprintf("%s: mail ports imap %s, pop3 %s, smtp %s", r.target(),
+			portText(res.Ports.IMAP, 143), portText(res.Ports.POP3, 110), portText(res.Ports.SMTP, 25)))
+	}
 	return nil
+}
+
+func portText(p, def int) string {
+	if p == 0 {
+		p = def
+	}
+	return fmt.Sprint(p)
 }
 
 func packDone(final bool) func(context.Context, *Service, *run, json.RawMessage) error {
@@ -417,7 +429,7 @@ func switchArgs(ctx context.Context, s *Service, r *run) (any, error) {
 	mi := readMail(d)
 	mi.Proxied = r.Direction == api.DirDistribute
 	if mi.Proxied {
-		mi.Mail = r.st.Mail
+		mi.Mail, mi.Ports = r.st.Mail, r.st.Ports
 	}
 	b, _ := json.Marshal(mi)
 	d.Mail = string(b)
@@ -456,8 +468,17 @@ func (s *Service) proxyOf(ctx context.Context, parentID int64) (api.MailProxyArg
 			return out, err
 		}
 		imap, smtp := s.cfg.MailPorts(child)
+		pop3 := 0
+		if p := mi.Ports; p != nil {
+			imap, pop3 = p.IMAP, p.POP3
+			if p.SMTP != 0 {
+				smtp = p.SMTP
+			} else {
+				smtp = defaultSMTPPort
+			}
+		}
 		for _, u := range mi.Mail.Users {
-			out.Users = append(out.Users, api.MailProxyUser{Name: u.Name, Host: child.Address, Port: imap})
+			out.Users = append(out.Users, api.MailProxyUser{Name: u.Name, Host: child.Address, Port: imap, POP3Port: pop3})
 		}
 		for _, dom := range mi.Mail.Domains {
 			out.Routes = append(out.Routes, api.MailRoute{Domain: dom, NextHop: fmt.Sprintf("smtp:[%s]:%d", child.Address, smtp)})
