@@ -44,6 +44,26 @@ type ClusterMemberCreate struct {
 	// Debug logs every operation with the member (GET .../log), not only
 	// changes, failures and conflicts.
 	Debug bool `json:"debug,omitempty"`
+	// ReverseTrust makes the member (another poolctl server) know this
+	// server too, in the standalone role (it fetches this server's zones
+	// and never writes here), so that the operator does not log in there.
+	ReverseTrust *ClusterReverseTrust `json:"reverse_trust,omitempty"`
+}
+
+// ClusterReverseTrust names this server to the member it is added to.
+type ClusterReverseTrust struct {
+	Host string `json:"host"` // this server's name there, e.g. ns1.example.net
+	URL  string `json:"url"`  // this server's API as the member reaches it
+}
+
+// ClusterPeer is the body of POST /api/v1/cluster/peers: a member asks this
+// server to know it (reverse trust) with a cluster token it made for it.
+type ClusterPeer struct {
+	Host  string `json:"host"`
+	URL   string `json:"url"`
+	Token string `json:"token"`
+	CA    string `json:"ca,omitempty"`
+	Role  string `json:"role"`
 }
 
 // ClusterMemberUpdate changes a member in place; absent fields stay. A new

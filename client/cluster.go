@@ -41,6 +41,13 @@ func (p ClusterPut) query() url.Values {
 	return q
 }
 
+// ClusterPeer asks a member to know this server (reverse trust).
+func (c *Client) ClusterPeer(ctx context.Context, in api.ClusterPeer) (api.ClusterMember, error) {
+	var out api.ClusterMember
+	err := c.Do(ctx, http.MethodPost, v1+"/cluster/peers", nil, in, &out)
+	return out, err
+}
+
 // ClusterGetZone reads a zone from a member (its zone file and serial).
 func (c *Client) ClusterGetZone(ctx context.Context, zone string) (api.ClusterZone, error) {
 	var out api.ClusterZone

@@ -196,3 +196,45 @@ func TestDNSClusterSync(t *testing.T) {
 		t.Fatalf("C's log of N has no conflict:\n%s", log)
 	}
 }
+
+// TestDNSClusterReverseTrust: adding a poolctl server with --reverse-trust
+// makes it know this server too, as standalone, without logging in there:
+// it fetches this server's zones by itself. Reverse trust to a dns-node is
+// refused, and a refused add leaves nothing behind.
+func TestDNSClusterReverseTrust(t *testing.T) {
+	needDig(t)
+	flags := []string{"--dns-listen", "127.0.0.1:0", "--dns-cluster-reconcile", "2s"}
+	x := startServer(t, t.TempDir(), flags...)
+	y := startServer(t, t.TempDir(), flags...)
+	n := startServing(t, binary, "dns-node", t.TempDir(), "--dns-listen", "127.0.0.1:0")
+	yDNS := dnsAddr(t, y)
+
+	add := func(host string, m *server, token string) (string, error) {
+		_, errOut, err := cliRun(x.env(), "dns", "cluster", "add", host, "--url", m.url, "--ca", filepath.Join(m.data, "ca.pem"), "--token", token,
+			"--role", api.ClusterRoleWriteOnly, "--reverse-trust", "--self-host", "x.test", "--self-url", x.url)
+		return errOut, err
+	}
+	if errOut, err := add("n.test", n, clusterToken(t, n, "from-x")); err == nil || !strings.Contains(errOut, "keeps no cluster members") {
+		t.Fatalf("reverse trust to a dns-node: %v %s", err, errOut)
+	}
+	var toks api.List[api.Token]
+	cliJSON(t, x.env(), &toks, "token", "list")
+	for _, tk := range toks.Items {
+		if strings.HasPrefix(tk.Name, "dns cluster:") {
+			t.Fatalf("a refused reverse trust left a token behind: %+v", tk)
+		}
+	}
+	if errOut, err := add("y.test", y, clusterToken(t, y, "from-x")); err != nil {
+		t.Fatalf("add with reverse trust: %v %s", err, errOut)
+	}
+	var ms api.List[api.ClusterMember]
+	cliJSON(t, y.env(), &ms, "dns", "cluster", "list")
+	if len(ms.Items) != 1 || ms.Items[0].Host != "x.test" || ms.Items[0].Role != api.ClusterRoleStandalone {
+		t.Fatalf("members on the other server: %+v", ms.Items)
+	}
+	// X writes nothing (its cluster is off); Y fetches X's zones by itself.
+	cli(t, y.env(), "dns", "cluster", "enable")
+	cli(t, x.env(), "zone", "create", "rev.test", "--ns", "ns1.rev.test")
+	cli(t, x.env(), "record", "add", "rev.test", "www", "A", "192.0.2.40", "--ttl", "60")
+	waitFor(t, 15*time.Second, "Y fetches X's zone", func() bool { return dig(t, yDNS, "www.rev.test") == "192.0.2.40" })
+}

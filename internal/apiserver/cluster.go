@@ -240,3 +240,16 @@ func (s *Server) resolveClusterConflict(w http.ResponseWriter, r *http.Request) 
 	}
 	return c.Resolve(r.Context(), id, in)
 }
+
+// clusterPeer is the other side of reverse trust: only a poolctl server has
+// members of its own.
+func (s *Server) clusterPeer(w http.ResponseWriter, r *http.Request) (any, error) {
+	if s.d.Cluster == nil || s.d.DNSOnly {
+		return nil, apperr.New(apperr.Unavailable, "this nameserver keeps no DNS cluster members of its own (a dns-node): reverse trust needs a poolctl server")
+	}
+	var in api.ClusterPeer
+	if err := decode(w, r, maxBody, &in); err != nil {
+		return nil, err
+	}
+	return s.d.Cluster.AddPeer(r.Context(), in)
+}

@@ -109,6 +109,7 @@ func TestClusterAPI(t *testing.T) {
 		wantError(t, "the first writer now sends an unrelated version", cl("PUT", "/api/v1/cluster/zones/shared.test", api.ClusterZone{Serial: 2026120406, Text: clusterZoneText(2026120406, "192.0.2.60")}), 409, "conflict", `cluster token "ns3"`)
 		wantStatus(t, "a takeover", cl("PUT", "/api/v1/cluster/zones/shared.test?takeover=true", api.ClusterZone{Serial: 2026120406, Text: clusterZoneText(2026120406, "192.0.2.60")}), 200, nil)
 		wantStatus(t, "a sync member writes without owning", cl3("PUT", "/api/v1/cluster/zones/shared.test?role=sync", api.ClusterZone{Serial: 2026120407, Text: clusterZoneText(2026120407, "192.0.2.70")}), 200, nil)
+		wantError(t, "reverse trust on a server without a cluster engine", cl("POST", "/api/v1/cluster/peers", api.ClusterPeer{Host: "ns1.test", URL: "https://127.0.0.1:1", Token: "t", Role: "standalone"}), 503, "unavailable", "reverse trust needs a poolctl server")
 		wantStatus(t, "delete", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		wantStatus(t, "delete again", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		if _, err := zs.Get(t.Context(), "shared.test"); err == nil {

@@ -76,6 +76,7 @@ var exercisedRoutes = []string{
 	"POST /api/v1/dns/cluster/resync",
 	"PUT /api/v1/cluster/zones/{zone}",
 	"GET /api/v1/cluster/zones/{zone}",
+	"POST /api/v1/cluster/peers",
 	"GET /api/v1/dns/cluster/members/{host}/log",
 	"GET /api/v1/dns/cluster/conflicts",
 	"GET /api/v1/dns/cluster/conflicts/{id}",

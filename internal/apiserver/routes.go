@@ -116,6 +116,7 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/dns/cluster/conflicts/{id}", authAdmin, "One DNS cluster conflict with both versions of the zone", nil, api.ClusterConflict{}, 0, s.clusterConflict},
 		{"POST", v + "/dns/cluster/conflicts/{id}/resolve", authAdmin, "Resolve a DNS cluster conflict by choosing a side (keep local or remote)", api.ClusterConflictResolve{}, api.ClusterConflict{}, 0, s.resolveClusterConflict},
 		{"GET", v + "/cluster/hello", authCluster, "What this DNS cluster member is: its version, kind and zone serials", nil, api.ClusterHello{}, 0, s.clusterHello},
+		{"POST", v + "/cluster/peers", authCluster, "A member that was added with reverse trust asks this server to know it (in the role it names, standalone)", api.ClusterPeer{}, api.ClusterMember{}, 201, s.clusterPeer},
 		{"GET", v + "/cluster/zones/{zone}", authCluster, "A zone as this member serves it (its zone file and serial), for a member that fetches zones from here", nil, api.ClusterZone{}, 0, s.clusterGet},
 		{"PUT", v + "/cluster/zones/{zone}", authCluster, "Write a zone sent by another member of the DNS cluster (idempotent; never goes back to an older serial)", api.ClusterZone{}, api.ClusterApplied{}, 0, s.clusterPut},
 		{"DELETE", v + "/cluster/zones/{zone}", authCluster, "Delete a zone another member of the DNS cluster deleted (idempotent)", nil, nil, 204, s.clusterDelete},

@@ -68,6 +68,7 @@ type Cluster interface {
 	Conflicts(ctx context.Context, all bool) ([]api.ClusterConflict, error)
 	Conflict(ctx context.Context, id int64) (api.ClusterConflict, error)
 	Resolve(ctx context.Context, id int64, in api.ClusterConflictResolve) (api.ClusterConflict, error)
+	AddPeer(ctx context.Context, in api.ClusterPeer) (api.ClusterMember, error)
 }
 
 // Failover is the failover engine as the API needs it.

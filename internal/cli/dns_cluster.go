@@ -152,12 +152,20 @@ func clusterMemberRow(w *tabwriter.Writer, m api.ClusterMember) {
 func clusterAddCmd(g *globals) *cobra.Command {
 	var in api.ClusterMemberCreate
 	var caFile string
+	var reverse bool
+	var self api.ClusterReverseTrust
 	cmd := &cobra.Command{
-		Use:   "add HOST --url URL --token TOKEN --role sync|write-only|standalone [--backend poolctl|powerdns] [--ca PEM] [--debug]",
+		Use:   "add HOST --url URL --token TOKEN --role sync|write-only|standalone [--backend poolctl|powerdns] [--ca PEM] [--reverse-trust --self-host NAME --self-url URL] [--debug]",
 		Short: "Add a member after checking its address, certificate, token and version",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Host = args[0]
+			if reverse {
+				if self.Host == "" || self.URL == "" {
+					return fmt.Errorf("--reverse-trust needs --self-host (this server's name there) and --self-url (this server's API as the member reaches it)")
+				}
+				in.ReverseTrust = &self
+			}
 			if caFile != "" {
 				b, err := os.ReadFile(caFile)
 				if err != nil {
@@ -181,6 +189,9 @@ func clusterAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.Token, "token", "", "a token of scope cluster made on the member (required)")
 	f.StringVar(&caFile, "ca", "", "PEM file of the member's CA (its DATA/ca.pem) when its certificate is self-signed")
 	f.StringVar(&in.Role, "role", api.ClusterRoleWriteOnly, "sync (both ways), write-only (this server writes its zones there) or standalone (this server fetches its zones)")
+	f.BoolVar(&reverse, "reverse-trust", false, "also make the member (a poolctl server) know this server, as standalone: it fetches this server's zones")
+	f.StringVar(&self.Host, "self-host", "", "with --reverse-trust: this server's name on the member, e.g. ns1.example.net")
+	f.StringVar(&self.URL, "self-url", "", "with --reverse-trust: this server's API as the member reaches it, https://HOST:PORT")
 	f.BoolVar(&in.Debug, "debug", false, "log every operation with the member (dns cluster log HOST), not only changes and failures")
 	f.StringVar(&in.Backend, "backend", "poolctl", "poolctl (another poolctl server or dns-node) or powerdns (a PowerDNS Authoritative server: --url its webserver, http://HOST:8081, --token its api-key)")
 	_ = cmd.MarkFlagRequired("url")

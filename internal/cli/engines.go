@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -208,8 +210,9 @@ func (e *engines) startCluster(ctx context.Context, o ServerOptions, st *store.S
 	if o.ClusterReconcile < 0 || (o.ClusterReconcile > 0 && o.ClusterReconcile < time.Second) {
 		return fmt.Errorf("--dns-cluster-reconcile %s: want at least 1s", o.ClusterReconcile)
 	}
+	ca, _ := os.ReadFile(filepath.Join(o.Data, "ca.pem")) // none with --tls-cert: the system's roots
 	cl, err := cluster.New(cluster.Config{Store: st, Zones: e.zones, Events: fl, MasterKey: o.master, Logger: log, Reconcile: o.ClusterReconcile,
-		Backends: map[string]cluster.Dial{pdnsmember.Backend: pdnsmember.Dial}})
+		Backends: map[string]cluster.Dial{pdnsmember.Backend: pdnsmember.Dial}, Tokens: fl, CAPEM: ca})
 	if err != nil {
 		return fmt.Errorf("DNS cluster: %w", err)
 	}

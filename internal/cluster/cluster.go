@@ -83,6 +83,17 @@ type Config struct {
 	// Backends reach members that are not poolctl servers, by backend
 	// name (powerdns).
 	Backends map[string]Dial
+	// Tokens makes and revokes the cluster token a member added with
+	// reverse trust uses to reach this server; CAPEM is this server's CA,
+	// given to that member. Nil Tokens: no reverse trust.
+	Tokens Tokens
+	CAPEM  []byte
+}
+
+// Tokens are this server's API tokens, as reverse trust needs them.
+type Tokens interface {
+	CreateToken(ctx context.Context, in api.TokenCreate) (api.TokenCreated, error)
+	RevokeToken(ctx context.Context, id int64) error
 }
 
 // Service is the DNS cluster engine.

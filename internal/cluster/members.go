@@ -151,10 +151,23 @@ func (s *Service) AddMember(ctx context.Context, in api.ClusterMemberCreate) (ap
 		return api.ClusterMember{}, err
 	}
 	m.RemoteVersion, m.RemoteNode = h.Version, h.Node
+	var undo func()
+	if in.ReverseTrust != nil {
+		if undo, err = s.reverseTrust(ctx, m, h, *in.ReverseTrust); err != nil {
+			return api.ClusterMember{}, err
+		}
+	}
 	if err := s.st.CreateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
+		if undo != nil {
+			undo()
+		}
 		return api.ClusterMember{}, err
 	}
-	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberAdded, Message: fmt.Sprintf("DNS cluster member %s (%s, %s %s) added as %s", m.Host, m.URL, h.Node, h.Version, m.Role)})
+	msg := fmt.Sprintf("DNS cluster member %s (%s, %s %s) added as %s", m.Host, m.URL, h.Node, h.Version, m.Role)
+	if in.ReverseTrust != nil {
+		msg += fmt.Sprintf("; it knows this server as %s (standalone: it fetches this server's zones)", in.ReverseTrust.Host)
+	}
+	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberAdded, Message: msg})
 	go s.reconcileAll(context.WithoutCancel(ctx), false)
 	return s.memberAPI(ctx, m)
 }
@@ -315,4 +328,61 @@ func (s *Service) Resync(ctx context.Context, host string) (api.ClusterResync, e
 		return out, apperr.New(apperr.NotFound, "no DNS cluster member %s", host)
 	}
 	return out, nil
+}
+
+// reverseTrust makes a cluster token here for the member and asks the
+// member to add this server with it, in the standalone role. undo revokes
+// the token (the member was not saved here after all).
+func (s *Service) reverseTrust(ctx context.Context, m store.ClusterMember, h api.ClusterHello, self api.ClusterReverseTrust) (undo func(), err error) {
+	if s.cfg.Tokens == nil {
+		return nil, apperr.New(apperr.Unavailable, "reverse trust is not available on this server")
+	}
+	if m.Backend != BackendPoolctl || h.Node != "server" {
+		return nil, apperr.New(apperr.Invalid, "reverse trust needs a poolctl server as the member: %s is a %s %s, which keeps no cluster members of its own", m.Host, m.Backend, orDash(h.Node))
+	}
+	self.Host = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(self.Host), "."))
+	if !hostRE.MatchString(self.Host) {
+		return nil, apperr.New(apperr.Invalid, "reverse trust host %q: want this server's name as %s should know it, e.g. ns1.example.net", self.Host, m.Host)
+	}
+	if err := checkURL(self.URL); err != nil {
+		return nil, apperr.New(apperr.Invalid, "reverse trust %s", apperr.Message(err))
+	}
+	tok, err := s.cfg.Tokens.CreateToken(ctx, api.TokenCreate{Name: "dns cluster: " + m.Host, Scope: "cluster"})
+	if err != nil {
+		return nil, err
+	}
+	undo = func() {
+		if err := s.cfg.Tokens.RevokeToken(context.WithoutCancel(ctx), tok.Token.ID); err != nil {
+			s.log.Warn("revoke the reverse-trust token", "member", m.Host, "err", err)
+		}
+	}
+	c, err := s.client(m)
+	pc, ok := c.(*client.Client)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s is not reached through the cluster API", m.Host)
+	}
+	if err == nil {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		_, err = pc.ClusterPeer(rctx, api.ClusterPeer{Host: self.Host, URL: strings.TrimRight(self.URL, "/"), Token: tok.Secret, CA: string(s.cfg.CAPEM), Role: api.ClusterRoleStandalone})
+		cancel()
+	}
+	if err != nil {
+		undo()
+		return nil, apperr.New(apperr.Invalid, "%s could not add this server (reverse trust): %s", m.Host, errorText(err))
+	}
+	return undo, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// AddPeer is the other side of reverse trust: a member that was added
+// somewhere asks this server to know it, and is added here (its address,
+// certificate and token checked as for any member).
+func (s *Service) AddPeer(ctx context.Context, in api.ClusterPeer) (api.ClusterMember, error) {
+	return s.AddMember(ctx, api.ClusterMemberCreate{Host: in.Host, URL: in.URL, Token: in.Token, CA: in.CA, Role: in.Role, Backend: BackendPoolctl})
 }
