@@ -211,3 +211,59 @@ func TestPowerDNSStandalone(t *testing.T) {
 		return ms.Items[0].Status == api.ClusterMemberOK
 	})
 }
+
+// TestPowerDNSSync: a real pdns_server as a sync member: a zone made here
+// is written there, a change made there (with a new serial) comes back and
+// is answered here, and the next change here goes there again; a zone made
+// in PowerDNS is served here.
+func TestPowerDNSSync(t *testing.T) {
+	needDig(t)
+	p := pdnstest.Start(t)
+	pc := pdnsClient(t, p)
+	ctx := t.Context()
+	s := startServer(t, t.TempDir(), "--dns-listen", "127.0.0.1:0", "--dns-cluster-reconcile", "2s")
+	sDNS := dnsAddr(t, s)
+	pdnsMember(t, s, "pdns3.test", p, api.ClusterRoleSync)
+	cli(t, s.env(), "dns", "cluster", "enable")
+
+	cli(t, s.env(), "zone", "create", "shop.test", "--ns", "ns1.shop.test")
+	cli(t, s.env(), "record", "add", "shop.test", "www", "A", "192.0.2.1", "--ttl", "60")
+	waitFor(t, 15*time.Second, "PowerDNS answers www.shop.test", func() bool { return dig(t, p.DNS, "www.shop.test") == "192.0.2.1" })
+
+	// A change made in PowerDNS, with the SOA serial raised in the same PATCH.
+	z, err := pc.Zone(ctx, "shop.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var soa powerdns.RRset
+	for _, rs := range z.RRsets {
+		if rs.Type == "SOA" {
+			soa = rs
+		}
+	}
+	f := strings.Fields(soa.Records[0].Content)
+	f[2] = fmt.Sprint(z.Serial + 1)
+	soa.Records[0].Content, soa.ChangeType = strings.Join(f, " "), powerdns.Replace
+	if err := pc.PatchZone(ctx, "shop.test", []powerdns.RRset{soa,
+		{Name: "there.shop.test.", Type: "A", TTL: 60, ChangeType: powerdns.Replace, Records: []powerdns.RR{{Content: "192.0.2.20"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the server answers the change made in PowerDNS", func() bool { return dig(t, sDNS, "there.shop.test") == "192.0.2.20" })
+	cli(t, s.env(), "record", "add", "shop.test", "here", "A", "192.0.2.21", "--ttl", "60")
+	waitFor(t, 15*time.Second, "PowerDNS answers the next change made here", func() bool { return dig(t, p.DNS, "here.shop.test") == "192.0.2.21" })
+	if got := dig(t, p.DNS, "there.shop.test"); got != "192.0.2.20" {
+		t.Fatalf("PowerDNS lost its own change: there.shop.test = %q", got)
+	}
+
+	// A zone made in PowerDNS is served here.
+	if _, err := pc.CreateZone(ctx, powerdns.ZoneCreate{Name: "made-there.test", Nameservers: []string{"ns1.made-there.test."}, SOAEditAPI: "DEFAULT"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AppendRecords(ctx, "made-there.test", []dnsprovider.Record{{Name: "www", Type: "A", TTL: time.Minute, Value: "192.0.2.22"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the server answers the zone made in PowerDNS", func() bool { return dig(t, sDNS, "www.made-there.test") == "192.0.2.22" })
+	if cs := openConflicts(t, s); len(cs) != 0 {
+		t.Fatalf("conflicts: %+v", cs)
+	}
+}
