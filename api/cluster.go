@@ -91,6 +91,9 @@ type ClusterMember struct {
 	LastOKAt   *time.Time `json:"last_ok_at,omitempty"`
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 	Zones      int        `json:"zones"` // zones it and this server agree on
+	// Lag is how many zones changed here it has not taken yet (members
+	// this server writes to).
+	Lag int `json:"lag"`
 	// Conflicts is how many of its zones are in conflict with this server
 	// (GET /api/v1/dns/cluster/conflicts).
 	Conflicts int       `json:"conflicts"`

@@ -131,7 +131,7 @@ func printClusterMember(w *tabwriter.Writer, m api.ClusterMember) {
 	clusterMemberRow(w, m)
 }
 
-var clusterMemberHeader = []any{"HOST", "URL", "ROLE", "BACKEND", "VERSION", "STATUS", "ZONES", "CONFLICTS", "LAST OK", "LAST ERROR"}
+var clusterMemberHeader = []any{"HOST", "URL", "ROLE", "BACKEND", "VERSION", "STATUS", "ZONES", "LAG", "CONFLICTS", "LAST OK", "LAST ERROR"}
 
 func clusterMemberRow(w *tabwriter.Writer, m api.ClusterMember) {
 	status := m.Status
@@ -146,7 +146,7 @@ func clusterMemberRow(w *tabwriter.Writer, m api.ClusterMember) {
 	if m.LastOKAt != nil {
 		lastOK = m.LastOKAt.Local().Format("2006-01-02 15:04:05")
 	}
-	row(w, m.Host, m.URL, m.Role, m.Backend, version, status, m.Zones, m.Conflicts, lastOK, orDash(m.LastError))
+	row(w, m.Host, m.URL, m.Role, m.Backend, version, status, m.Zones, m.Lag, m.Conflicts, lastOK, orDash(m.LastError))
 }
 
 func clusterAddCmd(g *globals) *cobra.Command {

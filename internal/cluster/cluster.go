@@ -451,7 +451,7 @@ func checkMember(in *api.ClusterMemberCreate) error {
 		return err
 	}
 	if strings.TrimSpace(in.Token) == "" {
-		return apperr.New(apperr.Invalid, "token is required: make one on the member with `poolctl token create NAME --scope cluster`")
+		return apperr.New(apperr.Invalid, "token is required: make one on the member with `poolctl token create NAME --scope cluster` (for a PowerDNS member: its api-key)")
 	}
 	if err := checkCA(in.CA); err != nil {
 		return err

@@ -70,11 +70,22 @@ func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.Clu
 	case m.Failures > 0:
 		out.Status = api.ClusterMemberFailing
 	}
-	pushed, err := s.st.ClusterPushed(ctx, m.ID)
+	agreed, err := s.st.ClusterAgreements(ctx, m.ID)
 	if err != nil {
 		return out, err
 	}
-	out.Zones = len(pushed)
+	out.Zones = len(agreed)
+	if writes(m.Role) {
+		local, err := s.cfg.Zones.List(ctx)
+		if err != nil {
+			return out, err
+		}
+		for _, z := range local {
+			if a, ok := agreed[z.Name]; !a.Yielded && (!ok || a.Serial != z.Serial) {
+				out.Lag++
+			}
+		}
+	}
 	open, err := s.openConflicts(ctx, m.ID)
 	out.Conflicts = len(open)
 	return out, err

@@ -68,7 +68,7 @@ func (sn *snapshot) findZone(name []byte, qtype uint16, idx *[maxLabels]int, n i
 	var found *zoneData
 	at := -1
 	for i := 0; i < n; i++ {
-		zd := sn.zones[string(name[idx[i]:])]
+		zd := sn.zones.getBytes(name[idx[i]:])
 		if zd == nil {
 			continue
 		}

@@ -136,7 +136,7 @@ func (n *notifier) wait(ctx context.Context) error {
 // notifyIn acknowledges a NOTIFY (RFC 1996) for a zone served here; as the
 // primary there is nothing to refresh.
 func (s *Server) notifyIn(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *mdns.OPT) {
-	if s.snap.Load().zones[strings.ToLower(req.Question[0].Name)] == nil {
+	if s.snap.Load().zones.get(strings.ToLower(req.Question[0].Name)) == nil {
 		s.finish(w, req, rp, opt, mdns.RcodeNotAuth)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.ResignEvery = time.Hour
 	}
 	s := &Server{cfg: cfg, log: log, keys: keys, maxUDP: cfg.MaxUDPSize, stopSign: make(chan struct{}), signDone: make(chan struct{})}
-	s.snap.Store(&snapshot{zones: map[string]*zoneData{}})
+	s.snap.Store(&snapshot{})
 	s.notifier = newNotifier(s, notifyAddrs(cfg.Notify))
 	return s, nil
 }
@@ -266,21 +267,82 @@ func (s *Server) SetZone(z Zone) {
 // LoadZone is [Server.SetZone] that reports why a zone could not be built.
 func (s *Server) LoadZone(z Zone) error { return s.loadZone(z, nil) }
 
-// loadZone builds and serves z; with resign set, only if resign is still
-// the version served (a newer one loaded meanwhile is not replaced).
-func (s *Server) loadZone(z Zone, resign *zoneData) error {
-	zd, err := buildZone(z)
-	if err != nil {
-		return err
+// LoadZones builds and serves many zones at once (at start-up): they are
+// built on every core and published in one snapshot. It returns an error
+// per zone that could not be served (the others are).
+func (s *Server) LoadZones(zs []Zone) []error {
+	built := make([]*zoneData, len(zs))
+	errs := make([]error, len(zs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				built[i], errs[i] = s.prepare(zs[i], s.snap.Load().zones.get(strings.ToLower(zs[i].Name)))
+			}
+		}()
 	}
-	if z.DNSSEC != nil {
-		if err := zd.sign(z.DNSSEC.Keys, s.snap.Load().zones[zd.name], s.now(), s.cfg.Validity); err != nil {
-			return fmt.Errorf("sign zone %s: %w", zd.name, err)
+	for i := range zs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var ok []*zoneData
+	var failed []error
+	for i, zd := range built {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+			continue
 		}
+		ok = append(ok, zd)
 	}
 	s.mu.Lock()
 	old := s.snap.Load()
-	prev := old.zones[zd.name]
+	s.snap.Store(old.withZones(ok))
+	s.mu.Unlock()
+	for _, zd := range ok {
+		if prev := old.zones.get(zd.name); prev == nil || SerialGreater(zd.serial, prev.serial) {
+			s.notifier.zoneChanged(zd)
+		}
+	}
+	s.log.Debug("zones loaded", "zones", len(ok), "failed", len(failed))
+	return failed
+}
+
+// prepare builds zone z (and signs it, when it is signed, reusing what
+// prev signed already).
+func (s *Server) prepare(z Zone, prev *zoneData) (*zoneData, error) {
+	zd, err := buildZone(z)
+	if err != nil {
+		return nil, err
+	}
+	if z.DNSSEC != nil {
+		if err := zd.sign(z.DNSSEC.Keys, prev, s.now(), s.cfg.Validity); err != nil {
+			return nil, fmt.Errorf("sign zone %s: %w", zd.name, err)
+		}
+	} else {
+		// Only a signed zone is built again from its source (to re-sign).
+		zd.src.Records = nil
+	}
+	return zd, nil
+}
+
+// loadZone builds and serves z; with resign set, only if resign is still
+// the version served (a newer one loaded meanwhile is not replaced).
+func (s *Server) loadZone(z Zone, resign *zoneData) error {
+	name, err := CanonicalZoneName(z.Name)
+	if err != nil {
+		return err
+	}
+	zd, err := s.prepare(z, s.snap.Load().zones.get(name))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.snap.Load()
+	prev := old.zones.get(zd.name)
 	if resign != nil && prev != resign {
 		s.mu.Unlock()
 		return nil
@@ -303,7 +365,7 @@ func (s *Server) RemoveZone(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.snap.Load()
-	if _, ok := old.zones[zone]; ok {
+	if old.zones.get(zone) != nil {
 		s.snap.Store(old.withoutZone(zone))
 	}
 }
@@ -311,9 +373,7 @@ func (s *Server) RemoveZone(name string) {
 // Zones returns the names and serials of the served zones.
 func (s *Server) Zones() map[string]uint32 {
 	out := map[string]uint32{}
-	for name, zd := range s.snap.Load().zones {
-		out[name] = zd.serial
-	}
+	s.snap.Load().zones.each(func(name string, zd *zoneData) { out[name] = zd.serial })
 	return out
 }
 

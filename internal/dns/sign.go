@@ -280,11 +280,11 @@ func (rp *reply) addSigs(set *rrset, wild bool, owner string) {
 func (s *Server) RefreshSignatures() ([]string, error) {
 	now := s.now()
 	var due []*zoneData
-	for _, zd := range s.snap.Load().zones {
+	s.snap.Load().zones.each(func(_ string, zd *zoneData) {
 		if zd.sec != nil && !now.Before(zd.sec.refreshAt) {
 			due = append(due, zd)
 		}
-	}
+	})
 	var done []string
 	var errs []error
 	for _, old := range due {

@@ -236,7 +236,7 @@ func TestSignedTransferAndRefresh(t *testing.T) {
 	cfg := transferConfig()
 	cfg.Now = clock.Now
 	s := startServer(t, cfg, z)
-	zd := s.snap.Load().zones["example.test."]
+	zd := s.snap.Load().zones.get("example.test.")
 	rrs := zd.axfr()
 	var sigs, chain int
 	for _, rr := range rrs {
@@ -259,7 +259,7 @@ func TestSignedTransferAndRefresh(t *testing.T) {
 	if err := s.LoadZone(z); err != nil {
 		t.Fatal(err)
 	}
-	again := s.snap.Load().zones["example.test."]
+	again := s.snap.Load().zones.get("example.test.")
 	if a, b := zd.apex.get(mdns.TypeMX).sigs[0], again.apex.get(mdns.TypeMX).sigs[0]; a != b {
 		t.Errorf("an unchanged RRset was signed again")
 	}
@@ -273,7 +273,7 @@ func TestSignedTransferAndRefresh(t *testing.T) {
 	if err != nil || len(done) != 1 {
 		t.Fatalf("refresh after 8 days: %v, %v", done, err)
 	}
-	re := s.snap.Load().zones["example.test."].apex.get(mdns.TypeSOA).sigs[0].(*mdns.RRSIG)
+	re := s.snap.Load().zones.get("example.test.").apex.get(mdns.TypeSOA).sigs[0].(*mdns.RRSIG)
 	if re.Inception <= first || !re.ValidityPeriod(clock.Now().Add(13*24*time.Hour)) {
 		t.Errorf("re-signed SOA: inception %d (was %d), expiration %d", re.Inception, first, re.Expiration)
 	}

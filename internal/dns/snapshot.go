@@ -12,7 +12,10 @@ import (
 // snapshot is the immutable set of zones the server answers from. A new one
 // is built for every change and swapped in atomically; queries only read it.
 type snapshot struct {
-	zones map[string]*zoneData // canonical zone name -> zone
+	// zones maps a canonical zone name to its zone, in shards that are
+	// copied on write one at a time (zonemap.go): a change to one zone
+	// among 10,000 copies about 40 entries, not the whole map.
+	zones zoneMap
 }
 
 // zoneData is one zone, indexed for lookups and transfers. Nothing in it is
@@ -257,21 +260,15 @@ func (zd *zoneData) sortedRecords() []mdns.RR {
 
 // withZone returns a copy of sn with zd added or replaced.
 func (sn *snapshot) withZone(zd *zoneData) *snapshot {
-	next := &snapshot{zones: make(map[string]*zoneData, len(sn.zones)+1)}
-	for k, v := range sn.zones {
-		next.zones[k] = v
-	}
-	next.zones[zd.name] = zd
-	return next
+	return &snapshot{zones: sn.zones.with(zd)}
+}
+
+// withZones returns a copy of sn with every zd added or replaced.
+func (sn *snapshot) withZones(zds []*zoneData) *snapshot {
+	return &snapshot{zones: sn.zones.with(zds...)}
 }
 
 // withoutZone returns a copy of sn without the zone name.
 func (sn *snapshot) withoutZone(name string) *snapshot {
-	next := &snapshot{zones: make(map[string]*zoneData, len(sn.zones))}
-	for k, v := range sn.zones {
-		if k != name {
-			next.zones[k] = v
-		}
-	}
-	return next
+	return &snapshot{zones: sn.zones.without(name)}
 }

@@ -23,7 +23,7 @@ func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, rp *reply, opt *
 		s.finish(w, req, rp, opt, mdns.RcodeRefused)
 		return
 	}
-	zd := s.snap.Load().zones[strings.ToLower(q.Name)]
+	zd := s.snap.Load().zones.get(strings.ToLower(q.Name))
 	if zd == nil {
 		s.finish(w, req, rp, opt, mdns.RcodeNotAuth) // RFC 5936 section 2.2.1
 		return

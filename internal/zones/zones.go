@@ -108,15 +108,50 @@ func (s *Service) emit(ctx context.Context, e api.Event) {
 	}
 }
 
-// LoadAll pushes every stored zone to the sink (at start-up).
+// BatchSink is a Sink that also loads many zones at once (the nameserver:
+// built on every core, published together).
+type BatchSink interface {
+	LoadZones(zs []dns.Zone) []error
+}
+
+// LoadAll pushes every stored zone to the sink (at start-up), in batches
+// to a BatchSink.
 func (s *Service) LoadAll(ctx context.Context) error {
 	zs, err := s.st.ListZones(ctx)
 	if err != nil {
 		return err
 	}
-	for _, z := range zs {
-		if err := s.push(ctx, z); err != nil {
-			s.log.Error("zone not served", "zone", z.Name, "err", err)
+	batch, ok := s.cfg.Sink.(BatchSink)
+	if !ok {
+		for _, z := range zs {
+			if err := s.push(ctx, z); err != nil {
+				s.log.Error("zone not served", "zone", z.Name, "err", err)
+			}
+		}
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	const per = 1000 // zones read before they are handed over
+	for start := 0; start < len(zs); start += per {
+		part := zs[start:min(start+per, len(zs))]
+		built := make([]dns.Zone, 0, len(part))
+		for _, z := range part {
+			dz, err := s.build(ctx, z)
+			if err != nil {
+				s.log.Error("zone not served", "zone", z.Name, "err", err)
+				continue
+			}
+			built = append(built, dz)
+		}
+		for _, err := range batch.LoadZones(built) {
+			s.log.Error("zone not served", "err", err)
+		}
+		if s.served == nil {
+			s.served = map[string]uint32{}
+		}
+		for _, dz := range built {
+			s.served[strings.TrimSuffix(dz.Name, ".")] = dz.Serial
 		}
 	}
 	return nil
