@@ -42,6 +42,7 @@ type memberPage struct {
 	Base
 	Metrics metricsData
 	Badges  []string
+	Link    *memberLink // nil: the member takes no part in linked nodes
 }
 
 func (h *Handler) memberPage(w http.ResponseWriter, r *http.Request) error {
@@ -53,7 +54,11 @@ func (h *Handler) memberPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "member", &memberPage{Base: b, Metrics: md, Badges: stackBadges(m.Stack)})
+	ml, err := h.memberLink(r.Context(), m.Pool, m.Name)
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "member", &memberPage{Base: b, Metrics: md, Badges: stackBadges(m.Stack), Link: ml})
 	return nil
 }
 

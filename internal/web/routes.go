@@ -57,6 +57,13 @@ func (h *Handler) routes() {
 
 	m.Handle("GET /events", h.page(h.eventsPage))
 
+	m.Handle("GET /links", h.page(h.linksPage))
+	m.Handle("POST /links", h.page(h.addLink))
+	m.Handle("GET /links/runs/{id}", h.page(h.distRunPage))
+	m.Handle("GET /links/runs/{id}/stream", h.page(h.distRunStream))
+	m.Handle("GET /links/{pool}/{child}", h.page(h.linkChildPage))
+	m.Handle("POST /links/{pool}/{child}/remove", h.page(h.removeLink))
+
 	m.Handle("GET /dns-cluster", h.page(h.clusterPage))
 	m.Handle("POST /dns-cluster/switch", h.page(h.switchCluster))
 	m.Handle("POST /dns-cluster/members/{host}/enable", h.page(h.enableClusterMember))

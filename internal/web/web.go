@@ -69,7 +69,9 @@ type Config struct {
 	// Protections is account protection; nil: its pages say it is not
 	// available.
 	Protections Protections
-	Store       *store.Store
+	// Links is linked nodes; nil: its pages say it is not available.
+	Links Links
+	Store *store.Store
 	// Context ends live streams; pass the server's lifetime so that a
 	// shutdown does not wait for open dashboards.
 	Context context.Context
