@@ -48,6 +48,7 @@ type options struct {
 	parallel       int
 	total          time.Duration
 	keep           bool
+	profile        string
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&o.parallel, "parallel", 4, "zone imports at a time")
 	flag.DurationVar(&o.total, "timeout", 40*time.Minute, "bound on the whole run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&o.profile, "node-profile", "", "write a CPU profile of the restarted dns-node's run to this file")
 	flag.Parse()
 	if o.zones < 1 || o.zones > 100000 || o.records < 3 || o.records > 10000 || o.parallel < 1 || o.parallel > 64 {
 		fmt.Fprintln(os.Stderr, "clusterscale: --zones 1..100000, --records 3..10000, --parallel 1..64")
@@ -96,13 +98,13 @@ type node struct {
 	ca       []byte
 }
 
-func startNode(ctx context.Context, o options, dir, name, sub, listen, dnsListen string) (node, error) {
+func startNode(ctx context.Context, o options, dir, name, sub, listen, dnsListen string, env ...string) (node, error) {
 	data := filepath.Join(dir, name)
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return node{}, err
 	}
 	_ = os.Remove(filepath.Join(data, "server.url"))
-	p, err := procs.Start(name, filepath.Join(dir, name+".log"), nil, o.binary, sub, "--data", data, "--listen", listen, "--dns-listen", dnsListen)
+	p, err := procs.Start(name, filepath.Join(dir, name+".log"), env, o.binary, sub, "--data", data, "--listen", listen, "--dns-listen", dnsListen)
 	if err != nil {
 		return node{}, err
 	}
@@ -227,7 +229,11 @@ func run(ctx context.Context, o options) error {
 	listen := strings.TrimPrefix(dn.url, "https://")
 	dn.p.Stop(10 * time.Second)
 	t0 = time.Now()
-	dn, err = startNode(ctx, o, dir, "node", "dns-node", listen, dn.dns)
+	var env []string
+	if o.profile != "" {
+		env = append(env, "POOLCTL_CPUPROFILE="+o.profile)
+	}
+	dn, err = startNode(ctx, o, dir, "node", "dns-node", listen, dn.dns, env...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -171,29 +172,61 @@ func (s *Service) reconcile(ctx context.Context, m store.ClusterMember, set stor
 		}
 	}
 	slices.Sort(names)
-	done := 0
-	for _, z := range names {
-		a, had := agreed[z]
-		act, kind := decide(m.Role, here[z], there[z], a, had, full)
-		if (act == actAgree || act == actForget) && open[z] {
-			if _, err := s.st.ResolveClusterConflicts(ctx, m.ID, z, "converged", s.cfg.Now()); err != nil {
-				s.log.Warn("close DNS cluster conflict", "zone", z, "err", err)
+	// Zones are independent: a few go at once (a new member's full resync
+	// of thousands of zones), each zone's operations in order.
+	var (
+		mu       sync.Mutex
+		done     int
+		failed   bool
+		disabled bool
+		wg       sync.WaitGroup
+	)
+	mc := m // read by the workers; m's health is written under mu
+	next := make(chan string)
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for z := range next {
+				a, had := agreed[z]
+				act, kind := decide(m.Role, here[z], there[z], a, had, full)
+				if (act == actAgree || act == actForget) && open[z] {
+					if _, err := s.st.ResolveClusterConflicts(ctx, m.ID, z, "converged", s.cfg.Now()); err != nil {
+						s.log.Warn("close DNS cluster conflict", "zone", z, "err", err)
+					}
+				}
+				changed, err := s.do(ctx, mc, c, z, act, kind, here[z], there[z], a, had)
+				mu.Lock()
+				switch {
+				case err != nil && !disabled:
+					failed = true
+					disabled = s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err))
+				case err == nil && changed:
+					done++
+				}
+				mu.Unlock()
 			}
-		}
-		changed, err := s.do(ctx, m, c, z, act, kind, here[z], there[z], a, had)
-		if err != nil {
-			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
-				return done // disabled: no more operations
-			}
-			continue
-		}
-		if changed {
-			done++
-		}
+		}()
 	}
-	s.succeeded(ctx, &m)
+	for _, z := range names {
+		mu.Lock()
+		stop := disabled
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break // disabled: no more operations
+		}
+		next <- z
+	}
+	close(next)
+	wg.Wait()
+	if !failed {
+		s.succeeded(ctx, &m)
+	}
 	return done
 }
+
+// inFlight is how many zones of one member are compared and sent at once.
+const inFlight = 4
 
 // do carries out one decision; changed reports a zone written on a side.
 func (s *Service) do(ctx context.Context, m store.ClusterMember, c Member, zone string, act action, kind string, here, there side, a store.ClusterAgreement, had bool) (bool, error) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,6 +22,13 @@ type clusterPage struct {
 	Members   []clusterMemberRow
 	Conflicts []api.ClusterConflict
 	Roles     []string
+	// Signed are the signed zones, whose keys every member signs with.
+	Signed []api.DNSSECStatus
+}
+
+// signedLister lists the signed zones; internal/zones implements it.
+type signedLister interface {
+	SignedZones(ctx context.Context) ([]api.DNSSECStatus, error)
 }
 
 type clusterMemberRow struct {
@@ -62,6 +70,14 @@ func (h *Handler) showCluster(w http.ResponseWriter, r *http.Request, status int
 		return err
 	}
 	d.Roles = []string{api.ClusterRoleSync, api.ClusterRoleWriteOnly, api.ClusterRoleStandalone}
+	if sl, ok := h.zones.(signedLister); ok {
+		if d.Signed, err = sl.SignedZones(r.Context()); err != nil {
+			return err
+		}
+		for i := range d.Signed {
+			d.Signed[i].DS = dnssecCard{Status: d.Signed[i]}.DSPlain() // single spaces, as registrars take it
+		}
+	}
 	if formErr != nil {
 		d.Error = h.message(r, formErr)
 	}

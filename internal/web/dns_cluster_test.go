@@ -66,6 +66,11 @@ func TestClusterPage(t *testing.T) {
 	r = admin.post(fmt.Sprintf("/dns-cluster/conflicts/%d/resolve", cf.ID), url.Values{"keep": {"both"}})
 	wantStatus(t, "resolve with no side", r, http.StatusBadRequest)
 
+	// A signed zone is listed with its keys and DS record.
+	wantStatus(t, "create zone", admin.post("/zones", url.Values{"name": {"signed.test"}}), http.StatusSeeOther)
+	wantStatus(t, "sign it", admin.post("/zones/signed.test/dnssec/enable", nil), http.StatusSeeOther)
+	mustContain(t, "signed zones on the cluster page", admin.get("/dns-cluster"), "Signed zones", `href="/zones/signed.test#dnssec-title"`, "signed.test. 3600 IN DS ", "ksk ", "zsk ")
+
 	e.addUser(t, "viewer", false)
 	viewer := e.client(t)
 	viewer.login("viewer", testPassword)

@@ -422,3 +422,31 @@ func sameKeys(a, b []dnssec.Key) bool {
 	}
 	return true
 }
+
+// SignedZones is the DNSSEC state of every signed zone, by name.
+func (s *Service) SignedZones(ctx context.Context) ([]api.DNSSECStatus, error) {
+	ids, err := s.st.SignedZoneIDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	signed := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		signed[id] = true
+	}
+	zs, err := s.st.ListZones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.DNSSECStatus
+	for _, z := range zs {
+		if !signed[z.ID] {
+			continue
+		}
+		st, err := s.DNSSECStatus(ctx, z.Name)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
