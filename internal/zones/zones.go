@@ -132,29 +132,50 @@ func (s *Service) LoadAll(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	byID := make(map[int64]store.Zone, len(zs))
+	for _, z := range zs {
+		byID[z.ID] = z
+	}
+	ids, err := s.st.SignedZoneIDs(ctx)
+	if err != nil {
+		return err
+	}
+	signed := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		signed[id] = true
+	}
+	if s.served == nil {
+		s.served = map[string]uint32{}
+	}
 	const per = 1000 // zones read before they are handed over
-	for start := 0; start < len(zs); start += per {
-		part := zs[start:min(start+per, len(zs))]
-		built := make([]dns.Zone, 0, len(part))
-		for _, z := range part {
-			dz, err := s.build(ctx, z)
-			if err != nil {
-				s.log.Error("zone not served", "zone", z.Name, "err", err)
-				continue
-			}
-			built = append(built, dz)
-		}
-		for _, err := range batch.LoadZones(built) {
+	var part []dns.Zone
+	hand := func() {
+		for _, err := range batch.LoadZones(part) {
 			s.log.Error("zone not served", "err", err)
 		}
-		if s.served == nil {
-			s.served = map[string]uint32{}
-		}
-		for _, dz := range built {
+		for _, dz := range part {
 			s.served[strings.TrimSuffix(dz.Name, ".")] = dz.Serial
 		}
+		part = part[:0]
 	}
-	return nil
+	// Every zone has its SOA, so every zone has records.
+	err = s.st.EachZoneRecords(ctx, func(id int64, recs []store.Record, journal []store.ZoneChange) error {
+		z, ok := byID[id]
+		if !ok {
+			return nil // created after the list was read: served by its change
+		}
+		dz, err := s.assemble(ctx, z, recs, journal, signed[id])
+		if err != nil {
+			s.log.Error("zone not served", "zone", z.Name, "err", err)
+			return nil
+		}
+		if part = append(part, dz); len(part) == per {
+			hand()
+		}
+		return nil
+	})
+	hand()
+	return err
 }
 
 // changed serves zone z after a change made here and tells OnChange; a
@@ -251,13 +272,22 @@ func (s *Service) build(ctx context.Context, z store.Zone) (dns.Zone, error) {
 	if err != nil {
 		return dns.Zone{}, err
 	}
-	dz := dns.Zone{Name: z.Name + ".", Serial: z.Serial, Records: toDNS(recs)}
-	if dz.DNSSEC, err = s.signing(ctx, z); err != nil {
-		return dz, err
-	}
 	journal, err := s.st.ZoneJournal(ctx, z.ID)
 	if err != nil {
-		return dz, err
+		return dns.Zone{}, err
+	}
+	return s.assemble(ctx, z, recs, journal, true)
+}
+
+// assemble is zone z as the nameserver takes it, from its records and
+// journal; signed tells whether to look for its DNSSEC keys.
+func (s *Service) assemble(ctx context.Context, z store.Zone, recs []store.Record, journal []store.ZoneChange, signed bool) (dns.Zone, error) {
+	dz := dns.Zone{Name: z.Name + ".", Serial: z.Serial, Records: toDNS(recs)}
+	if signed {
+		var err error
+		if dz.DNSSEC, err = s.signing(ctx, z); err != nil {
+			return dz, err
+		}
 	}
 	for _, j := range journal {
 		d := dns.Delta{From: j.From, To: j.To}
