@@ -43,8 +43,8 @@ import (
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/bench/internal/dnsq"
+	"github.com/poolctl/poolctl/bench/internal/pnode"
 	procs "github.com/poolctl/poolctl/bench/internal/proc"
-	"github.com/poolctl/poolctl/client"
 )
 
 const zoneName = "lat.test"
@@ -283,89 +283,49 @@ func startPoolctl(ctx context.Context, o options, dir string) (*side, error) {
 		}
 	}
 	fail := func(err error) (*side, error) { stop(); return nil, err }
-	type node struct {
-		c        *client.Client
-		url, dns string
-		ca       []byte
-	}
 	var last *procs.Proc
-	startOne := func(name, sub, listen, dnsListen string) (node, error) {
-		data := filepath.Join(dir, name)
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			return node{}, err
+	startOne := func(name, sub, listen, dnsListen string) (pnode.Node, error) {
+		n, err := pnode.Start(ctx, o.binary, dir, name, sub, listen, dnsListen)
+		if n.P != nil {
+			started = append(started, n.P)
+			last = n.P
 		}
-		_ = os.Remove(filepath.Join(data, "server.url"))
-		p, err := procs.Start(name, filepath.Join(dir, name+".log"), nil, o.binary, sub, "--data", data,
-			"--listen", listen, "--dns-listen", dnsListen)
-		if err != nil {
-			return node{}, err
-		}
-		started = append(started, p)
-		last = p
-		read := func(file string) (string, error) {
-			for range 300 {
-				if b, err := os.ReadFile(filepath.Join(data, file)); err == nil && len(bytes.TrimSpace(b)) > 0 {
-					return strings.TrimSpace(string(b)), nil
-				}
-				if p.Exited() {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			return "", fmt.Errorf("%s did not write %s", name, file)
-		}
-		var n node
-		var err2 error
-		if n.url, err2 = read("server.url"); err2 != nil {
-			return n, err2
-		}
-		if n.dns, err2 = read("dns.addr"); err2 != nil {
-			return n, err2
-		}
-		tok, err2 := read("admin.token")
-		if err2 != nil {
-			return n, err2
-		}
-		if n.ca, err2 = os.ReadFile(filepath.Join(data, "ca.pem")); err2 != nil {
-			return n, err2
-		}
-		n.c, err2 = client.New(n.url, client.Options{Token: tok, CAPEM: n.ca, Timeout: 10 * time.Second})
-		return n, err2
+		return n, err
 	}
 	primary, err := startOne("server", "server", "127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
-	s := &side{name: "poolctl", addrs: []string{primary.dns}, stop: stop}
+	s := &side{name: "poolctl", addrs: []string{primary.DNS}, stop: stop}
 	var lastNodeURL string
 	for i := 1; i <= 2; i++ {
 		n, err := startOne(fmt.Sprintf("node%d", i), "dns-node", "127.0.0.1:0", "127.0.0.1:0")
 		if err != nil {
 			return fail(err)
 		}
-		tok, err := n.c.CreateToken(ctx, api.TokenCreate{Name: "server", Scope: "cluster"})
+		tok, err := n.C.CreateToken(ctx, api.TokenCreate{Name: "server", Scope: "cluster"})
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := primary.c.AddClusterMember(ctx, api.ClusterMemberCreate{Host: fmt.Sprintf("ns%d.lat.test", i+1), URL: n.url,
-			Token: tok.Secret, CA: string(n.ca), Role: api.ClusterRoleWriteOnly}); err != nil {
+		if _, err := primary.C.AddClusterMember(ctx, api.ClusterMemberCreate{Host: fmt.Sprintf("ns%d.lat.test", i+1), URL: n.URL,
+			Token: tok.Secret, CA: string(n.CA), Role: api.ClusterRoleWriteOnly}); err != nil {
 			return fail(err)
 		}
-		s.addrs = append(s.addrs, n.dns)
-		lastNodeURL = n.url
+		s.addrs = append(s.addrs, n.DNS)
+		lastNodeURL = n.URL
 	}
 	on := true
-	if _, err := primary.c.UpdateDNSCluster(ctx, api.ClusterSettingsUpdate{Enabled: &on}); err != nil {
+	if _, err := primary.C.UpdateDNSCluster(ctx, api.ClusterSettingsUpdate{Enabled: &on}); err != nil {
 		return fail(err)
 	}
-	if _, err := primary.c.CreateZone(ctx, api.ZoneCreate{Name: zoneName}); err != nil {
+	if _, err := primary.C.CreateZone(ctx, api.ZoneCreate{Name: zoneName}); err != nil {
 		return fail(err)
 	}
 	if err := serving(ctx, s.addrs); err != nil {
 		return fail(err)
 	}
 	s.change = func(ctx context.Context, label string, ip net.IP) error {
-		_, err := primary.c.AddRecord(ctx, zoneName, api.RecordCreate{Name: label, Type: "A", TTL: 300, Value: ip.String()})
+		_, err := primary.C.AddRecord(ctx, zoneName, api.RecordCreate{Name: label, Type: "A", TTL: 300, Value: ip.String()})
 		return err
 	}
 	lastNode := last

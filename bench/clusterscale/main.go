@@ -21,7 +21,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/bench/internal/dnsq"
+	"github.com/poolctl/poolctl/bench/internal/pnode"
 	procs "github.com/poolctl/poolctl/bench/internal/proc"
 	"github.com/poolctl/poolctl/client"
 )
@@ -88,54 +88,6 @@ func zoneText(i, records int) string {
 		fmt.Fprintf(&b, "h%d IN A 10.%d.%d.%d\n", r, (r/65536)%256, (r/256)%256, r%256)
 	}
 	return b.String()
-}
-
-// node is a started poolctl server or dns-node.
-type node struct {
-	p        *procs.Proc
-	c        *client.Client
-	url, dns string
-	ca       []byte
-}
-
-func startNode(ctx context.Context, o options, dir, name, sub, listen, dnsListen string, env ...string) (node, error) {
-	data := filepath.Join(dir, name)
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return node{}, err
-	}
-	_ = os.Remove(filepath.Join(data, "server.url"))
-	p, err := procs.Start(name, filepath.Join(dir, name+".log"), env, o.binary, sub, "--data", data, "--listen", listen, "--dns-listen", dnsListen)
-	if err != nil {
-		return node{}, err
-	}
-	n := node{p: p}
-	read := func(file string) (string, error) {
-		for range 3000 {
-			if b, err := os.ReadFile(filepath.Join(data, file)); err == nil && len(bytes.TrimSpace(b)) > 0 {
-				return strings.TrimSpace(string(b)), nil
-			}
-			if p.Exited() || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return "", fmt.Errorf("%s did not write %s (log %s)", name, file, filepath.Join(dir, name+".log"))
-	}
-	if n.url, err = read("server.url"); err != nil {
-		return n, err
-	}
-	if n.dns, err = read("dns.addr"); err != nil {
-		return n, err
-	}
-	tok, err := read("admin.token")
-	if err != nil {
-		return n, err
-	}
-	if n.ca, err = os.ReadFile(filepath.Join(data, "ca.pem")); err != nil {
-		return n, err
-	}
-	n.c, err = client.New(n.url, client.Options{Token: tok, CAPEM: n.ca, Timeout: 60 * time.Second})
-	return n, err
 }
 
 // answers waits until addr serves zone's SOA.
@@ -192,31 +144,31 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("NSD: start-up %s, resident memory %d MiB\n", nsdStart.Round(time.Millisecond), nsdRSS/1024)
 
-	srv, err := startNode(ctx, o, dir, "server", "server", "127.0.0.1:0", "127.0.0.1:0")
+	srv, err := pnode.Start(ctx, o.binary, dir, "server", "server", "127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer srv.p.Stop(10 * time.Second)
+	defer srv.P.Stop(10 * time.Second)
 	t0 := time.Now()
-	if err := importAll(ctx, o, srv.c); err != nil {
+	if err := importAll(ctx, o, srv.C); err != nil {
 		return err
 	}
 	fmt.Printf("poolctl: %d zones imported through the API in %s\n", o.zones, time.Since(t0).Round(time.Millisecond))
 
-	dn, err := startNode(ctx, o, dir, "node", "dns-node", "127.0.0.1:0", "127.0.0.1:0")
+	dn, err := pnode.Start(ctx, o.binary, dir, "node", "dns-node", "127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	tok, err := dn.c.CreateToken(ctx, api.TokenCreate{Name: "server", Scope: "cluster"})
+	tok, err := dn.C.CreateToken(ctx, api.TokenCreate{Name: "server", Scope: "cluster"})
 	if err != nil {
 		return err
 	}
-	if _, err := srv.c.AddClusterMember(ctx, api.ClusterMemberCreate{Host: "ns2.scale.test", URL: dn.url, Token: tok.Secret, CA: string(dn.ca), Role: api.ClusterRoleWriteOnly}); err != nil {
+	if _, err := srv.C.AddClusterMember(ctx, api.ClusterMemberCreate{Host: "ns2.scale.test", URL: dn.URL, Token: tok.Secret, CA: string(dn.CA), Role: api.ClusterRoleWriteOnly}); err != nil {
 		return err
 	}
 	on := true
 	t0 = time.Now()
-	if _, err := srv.c.UpdateDNSCluster(ctx, api.ClusterSettingsUpdate{Enabled: &on}); err != nil {
+	if _, err := srv.C.UpdateDNSCluster(ctx, api.ClusterSettingsUpdate{Enabled: &on}); err != nil {
 		return err
 	}
 	if err := allThere(ctx, dn, o.zones, 30*time.Minute); err != nil {
@@ -226,25 +178,25 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("poolctl: a new member's full resync (%d zones) took %s (%.0f zones/s)\n", o.zones, resync.Round(time.Millisecond), float64(o.zones)/resync.Seconds())
 
 	// Restart the dns-node: start-up and memory, next to NSD.
-	listen := strings.TrimPrefix(dn.url, "https://")
-	dn.p.Stop(10 * time.Second)
+	listen := strings.TrimPrefix(dn.URL, "https://")
+	dn.P.Stop(10 * time.Second)
 	t0 = time.Now()
 	var env []string
 	if o.profile != "" {
 		env = append(env, "POOLCTL_CPUPROFILE="+o.profile)
 	}
-	dn, err = startNode(ctx, o, dir, "node", "dns-node", listen, dn.dns, env...)
+	dn, err = pnode.Start(ctx, o.binary, dir, "node", "dns-node", listen, dn.DNS, env...)
 	if err != nil {
 		return err
 	}
-	defer dn.p.Stop(10 * time.Second)
-	at, err := answers(ctx, dn.dns, last, 10*time.Minute)
+	defer dn.P.Stop(10 * time.Second)
+	at, err := answers(ctx, dn.DNS, last, 10*time.Minute)
 	if err != nil {
 		return fmt.Errorf("restarted dns-node: %w", err)
 	}
 	start := at.Sub(t0)
 	time.Sleep(2 * time.Second) // settled
-	rss := rssKB(dn.p.Cmd.Process.Pid)
+	rss := rssKB(dn.P.Cmd.Process.Pid)
 	fmt.Printf("poolctl dns-node: start-up %s, resident memory %d MiB\n", start.Round(time.Millisecond), rss/1024)
 	fmt.Printf("ratios poolctl/NSD: start-up %.2f, memory %.2f (aim: both ≤ 2)\n", start.Seconds()/nsdStart.Seconds(), float64(rss)/float64(nsdRSS))
 	return nil
@@ -292,12 +244,12 @@ feed:
 
 // allThere waits until the member answers every zone (checked by its serial
 // list, then the last zone by DNS).
-func allThere(ctx context.Context, n node, zones int, max time.Duration) error {
+func allThere(ctx context.Context, n pnode.Node, zones int, max time.Duration) error {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
-		zs, err := n.c.ListZones(ctx)
+		zs, err := n.C.ListZones(ctx)
 		if err == nil && len(zs) >= zones {
-			_, err := answers(ctx, n.dns, zoneName(zones-1), 30*time.Second)
+			_, err := answers(ctx, n.DNS, zoneName(zones-1), 30*time.Second)
 			return err
 		}
 		select {
