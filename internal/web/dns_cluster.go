@@ -154,3 +154,22 @@ func (h *Handler) resolveClusterConflict(w http.ResponseWriter, r *http.Request)
 	}
 	return h.redirect(w, r, "/dns-cluster", fmt.Sprintf("Conflict on zone %s with %s resolved: %s.", cf.Zone, cf.Member, cf.Resolution))
 }
+
+func (h *Handler) clusterThreshold(w http.ResponseWriter, r *http.Request) error {
+	if h.cfg.Cluster == nil {
+		return errNoCluster
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("threshold")))
+	if err != nil {
+		return h.showCluster(w, r, http.StatusBadRequest, apperr.New(apperr.Invalid, "the failure threshold must be a number of failed operations (0 keeps every member online)"))
+	}
+	set, err := h.cfg.Cluster.UpdateSettings(r.Context(), api.ClusterSettingsUpdate{FailureThreshold: &n})
+	if err != nil {
+		return h.showCluster(w, r, statusOf(err), err)
+	}
+	msg := "Every member is kept online whatever fails."
+	if set.FailureThreshold > 0 {
+		msg = fmt.Sprintf("A member is now disabled after %d consecutive failed operations.", set.FailureThreshold)
+	}
+	return h.redirect(w, r, "/dns-cluster", msg)
+}

@@ -34,6 +34,12 @@ func TestClusterPage(t *testing.T) {
 	wantStatus(t, "enable", admin.post("/dns-cluster/switch", url.Values{"enabled": {"1"}}), http.StatusSeeOther)
 	mustContain(t, "after enabling", admin.get("/dns-cluster"), "The cluster is <strong>enabled</strong>", "Disable the cluster")
 	wantStatus(t, "resync", admin.post("/dns-cluster/resync", nil), http.StatusSeeOther)
+	wantStatus(t, "threshold", admin.post("/dns-cluster/threshold", url.Values{"threshold": {"3"}}), http.StatusSeeOther)
+	mustContain(t, "after the threshold change", admin.get("/dns-cluster"), "disabled after 3 consecutive failed operations")
+	r = admin.post("/dns-cluster/threshold", url.Values{"threshold": {"many"}})
+	wantStatus(t, "a threshold that is not a number", r, http.StatusBadRequest)
+	mustContain(t, "a threshold that is not a number", r, "must be a number")
+	wantStatus(t, "a negative threshold", admin.post("/dns-cluster/threshold", url.Values{"threshold": {"-1"}}), http.StatusBadRequest)
 	r = admin.post("/dns-cluster/members/nope.test/enable", nil)
 	wantStatus(t, "enable an unknown member", r, http.StatusNotFound)
 
