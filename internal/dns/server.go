@@ -352,7 +352,7 @@ func (s *Server) loadZone(z Zone, resign *zoneData) error {
 	if prev == nil || SerialGreater(zd.serial, prev.serial) {
 		s.notifier.zoneChanged(zd)
 	}
-	s.log.Debug("zone loaded", "zone", zd.name, "serial", zd.serial, "records", len(zd.records)+1)
+	s.log.Debug("zone loaded", "zone", zd.name, "serial", zd.serial, "names", len(zd.nodes))
 	return nil
 }
 

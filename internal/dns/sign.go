@@ -154,7 +154,6 @@ func (zd *zoneData) sign(keys []dnssec.Key, prev *zoneData, now time.Time, v dns
 		}
 	}
 	zd.sec = sd
-	zd.records = zd.sortedRecords()
 	return nil
 }
 

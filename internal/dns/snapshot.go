@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	mdns "github.com/miekg/dns"
 )
@@ -22,16 +23,19 @@ type snapshot struct {
 // modified after buildZone returns: every slice has len == cap so that an
 // append by a reader can never write into shared memory.
 type zoneData struct {
-	name    string
-	labels  int
-	serial  uint32
-	src     Zone      // the zone as given (for IXFR journals)
-	soa     *mdns.SOA // the apex SOA
-	negSOA  *mdns.SOA // SOA with TTL min(TTL, MINIMUM) for negative answers (RFC 2308)
-	apex    *node
-	nodes   map[string]*node // lower-case owner -> node; includes empty non-terminals
-	records []mdns.RR        // every RR except the SOA, in canonical order (AXFR body)
-	sec     *signedData      // DNSSEC data of a signed zone; nil when unsigned
+	name   string
+	labels int
+	serial uint32
+	src    Zone      // the zone as given (for IXFR journals)
+	soa    *mdns.SOA // the apex SOA
+	negSOA *mdns.SOA // SOA with TTL min(TTL, MINIMUM) for negative answers (RFC 2308)
+	apex   *node
+	nodes  map[string]*node // lower-case owner -> node; includes empty non-terminals
+	// every RR except the SOA in canonical order (the AXFR body), sorted
+	// on the first transfer: most zones are never transferred.
+	recordsOnce sync.Once
+	recordsList []mdns.RR
+	sec         *signedData // DNSSEC data of a signed zone; nil when unsigned
 }
 
 // node is one owner name.
@@ -152,7 +156,6 @@ func buildZone(z Zone) (*zoneData, error) {
 			n.sets[i].extra = zd.additional(n, &n.sets[i])
 		}
 	}
-	zd.records = zd.sortedRecords()
 	return zd, nil
 }
 
@@ -231,6 +234,12 @@ func (zd *zoneData) additional(n *node, set *rrset) []mdns.RR {
 		}
 	}
 	return slices.Clip(extra)
+}
+
+// records lists every RR but the SOA: apex first, then canonical order.
+func (zd *zoneData) records() []mdns.RR {
+	zd.recordsOnce.Do(func() { zd.recordsList = zd.sortedRecords() })
+	return zd.recordsList
 }
 
 // sortedRecords lists every RR but the SOA: apex first, then canonical order.

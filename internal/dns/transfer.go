@@ -139,9 +139,10 @@ func (s *Server) stream(w mdns.ResponseWriter, req *mdns.Msg, opt *mdns.OPT, rrs
 
 // axfr returns the zone as an AXFR answer: SOA, every other RR, SOA.
 func (zd *zoneData) axfr() []mdns.RR {
-	rrs := make([]mdns.RR, 0, len(zd.records)+2)
+	body := zd.records()
+	rrs := make([]mdns.RR, 0, len(body)+2)
 	rrs = append(rrs, zd.soa)
-	rrs = append(rrs, zd.records...)
+	rrs = append(rrs, body...)
 	return append(rrs, zd.soa)
 }
 

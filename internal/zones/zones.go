@@ -147,16 +147,25 @@ func (s *Service) LoadAll(ctx context.Context) error {
 	if s.served == nil {
 		s.served = map[string]uint32{}
 	}
+	// The nameserver builds one batch while the next is read.
 	const per = 1000 // zones read before they are handed over
+	batches := make(chan []dns.Zone, 1)
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		for part := range batches {
+			for _, err := range batch.LoadZones(part) {
+				s.log.Error("zone not served", "err", err)
+			}
+		}
+	}()
 	var part []dns.Zone
 	hand := func() {
-		for _, err := range batch.LoadZones(part) {
-			s.log.Error("zone not served", "err", err)
-		}
 		for _, dz := range part {
 			s.served[strings.TrimSuffix(dz.Name, ".")] = dz.Serial
 		}
-		part = part[:0]
+		batches <- part
+		part = nil
 	}
 	// Every zone has its SOA, so every zone has records.
 	err = s.st.EachZoneRecords(ctx, func(id int64, recs []store.Record, journal []store.ZoneChange) error {
@@ -175,6 +184,8 @@ func (s *Service) LoadAll(ctx context.Context) error {
 		return nil
 	})
 	hand()
+	close(batches)
+	<-loaded
 	return err
 }
 
