@@ -5,16 +5,17 @@ import (
 	"fmt"
 )
 
-// EachZoneRecords reads the records and journal of every zone in two
-// scans (at start-up: one query per zone costs more than the reading) and
-// calls fn once per zone that has records, in zone ID order. recs and
-// journal are the zone's own (fn may keep them).
-func (s *Store) EachZoneRecords(ctx context.Context, fn func(zoneID int64, recs []Record, journal []ZoneChange) error) error {
-	journals, err := s.allJournals(ctx)
+// EachZoneRecords reads the records and journal of the zones whose IDs are
+// in [from, to] in two scans (at start-up: one query per zone costs more
+// than the reading) and calls fn once per zone that has records, in zone
+// ID order. recs and journal are the zone's own (fn may keep them).
+// Several ranges can be read at once.
+func (s *Store) EachZoneRecords(ctx context.Context, from, to int64, fn func(zoneID int64, recs []Record, journal []ZoneChange) error) error {
+	journals, err := s.journalsIn(ctx, from, to)
 	if err != nil {
 		return err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, zone_id, name, type, ttl, value, managed FROM records ORDER BY zone_id, name, type, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, zone_id, name, type, ttl, value, managed FROM records WHERE zone_id BETWEEN $1 AND $2 ORDER BY zone_id, name, type, id`, from, to)
 	if err != nil {
 		return fmt.Errorf("list records: %w", err)
 	}
@@ -52,9 +53,10 @@ func (s *Store) EachZoneRecords(ctx context.Context, fn func(zoneID int64, recs 
 	return flush()
 }
 
-// allJournals is every zone's journal, oldest change first.
-func (s *Store) allJournals(ctx context.Context) (map[int64][]ZoneChange, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT zone_id, serial_from, serial_to, at, removed, added FROM zone_changes ORDER BY zone_id, id`)
+// journalsIn is the journal of each zone whose ID is in [from, to], oldest
+// change first.
+func (s *Store) journalsIn(ctx context.Context, from, to int64) (map[int64][]ZoneChange, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT zone_id, serial_from, serial_to, at, removed, added FROM zone_changes WHERE zone_id BETWEEN $1 AND $2 ORDER BY zone_id, id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("read journals: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -147,7 +148,8 @@ func (s *Service) LoadAll(ctx context.Context) error {
 	if s.served == nil {
 		s.served = map[string]uint32{}
 	}
-	// The nameserver builds one batch while the next is read.
+	// The zones are read in a few ID ranges at once, and the nameserver
+	// builds each batch while the next is read.
 	const per = 1000 // zones read before they are handed over
 	batches := make(chan []dns.Zone, 1)
 	loaded := make(chan struct{})
@@ -159,34 +161,58 @@ func (s *Service) LoadAll(ctx context.Context) error {
 			}
 		}
 	}()
-	var part []dns.Zone
-	hand := func() {
-		for _, dz := range part {
-			s.served[strings.TrimSuffix(dz.Name, ".")] = dz.Serial
-		}
-		batches <- part
-		part = nil
+	zoneIDs := make([]int64, 0, len(zs))
+	for _, z := range zs {
+		zoneIDs = append(zoneIDs, z.ID)
 	}
-	// Every zone has its SOA, so every zone has records.
-	err = s.st.EachZoneRecords(ctx, func(id int64, recs []store.Record, journal []store.ZoneChange) error {
-		z, ok := byID[id]
-		if !ok {
-			return nil // created after the list was read: served by its change
+	slices.Sort(zoneIDs)
+	readers := max(1, min(runtime.GOMAXPROCS(0), len(zoneIDs)/per))
+	var (
+		servedMu sync.Mutex
+		wg       sync.WaitGroup
+		errs     = make([]error, readers)
+	)
+	for r := range readers {
+		lo, hi := len(zoneIDs)*r/readers, len(zoneIDs)*(r+1)/readers
+		if lo == hi {
+			continue
 		}
-		dz, err := s.assemble(ctx, z, recs, journal, signed[id])
-		if err != nil {
-			s.log.Error("zone not served", "zone", z.Name, "err", err)
-			return nil
-		}
-		if part = append(part, dz); len(part) == per {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var part []dns.Zone
+			hand := func() {
+				servedMu.Lock()
+				for _, dz := range part {
+					s.served[strings.TrimSuffix(dz.Name, ".")] = dz.Serial
+				}
+				servedMu.Unlock()
+				batches <- part
+				part = nil
+			}
+			// Every zone has its SOA, so every zone has records.
+			errs[r] = s.st.EachZoneRecords(ctx, zoneIDs[lo], zoneIDs[hi-1], func(id int64, recs []store.Record, journal []store.ZoneChange) error {
+				z, ok := byID[id]
+				if !ok {
+					return nil // created after the list was read: served by its change
+				}
+				dz, err := s.assemble(ctx, z, recs, journal, signed[id])
+				if err != nil {
+					s.log.Error("zone not served", "zone", z.Name, "err", err)
+					return nil
+				}
+				if part = append(part, dz); len(part) == per {
+					hand()
+				}
+				return nil
+			})
 			hand()
-		}
-		return nil
-	})
-	hand()
+		}()
+	}
+	wg.Wait()
 	close(batches)
 	<-loaded
-	return err
+	return errors.Join(errs...)
 }
 
 // changed serves zone z after a change made here and tells OnChange; a
