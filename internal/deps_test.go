@@ -67,6 +67,11 @@ func TestImportDirection(t *testing.T) {
 		{"internal/dnsprovider", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/web"}, true},
 		// The linked-nodes engine reaches agents through fleet jobs only.
 		{"internal/links", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/agent", mod + "internal/cli", mod + "client"}, false},
+		// The monitor engine turns events into incidents and queues messages:
+		// no HTTP, no server side.
+		{"internal/monitor", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/cli"}, false},
+		// Delivery channels know nothing of the fleet or the server's HTTP side.
+		{"internal/notify", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/cli"}, false},
 		// The release catalogue and signatures are shared by server, CLI and agent.
 		{"internal/release", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client", "net/http"}, true},
 	}
