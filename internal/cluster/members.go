@@ -293,7 +293,8 @@ func (s *Service) EnableMember(ctx context.Context, host string) (api.ClusterMem
 	if err := s.st.UpdateClusterMember(ctx, &m, s.cfg.Now()); err != nil {
 		return api.ClusterMember{}, err
 	}
-	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberEnabled, Message: fmt.Sprintf("DNS cluster member %s enabled again; resynchronising it", host)})
+	s.cfg.Events.Emit(ctx, api.Event{Kind: KindMemberEnabled, Message: fmt.Sprintf("DNS cluster member %s enabled again; resynchronising it", host),
+		Data: mustJSON(map[string]any{"member": host})})
 	if _, err := s.Resync(ctx, host); err != nil {
 		return api.ClusterMember{}, err
 	}
