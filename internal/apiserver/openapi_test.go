@@ -16,6 +16,16 @@ import (
 // exercisedRoutes are the operations this package's tests call; each must
 // be described by the OpenAPI document.
 var exercisedRoutes = []string{
+	"GET /api/v1/notify/channels",
+	"POST /api/v1/notify/channels",
+	"GET /api/v1/notify/channels/{name}",
+	"DELETE /api/v1/notify/channels/{name}",
+	"POST /api/v1/notify/channels/{name}/test",
+	"GET /api/v1/notify/deliveries",
+	"GET /api/v1/notify/deliveries/{id}",
+	"GET /api/v1/pools/{pool}/monitor",
+	"PUT /api/v1/pools/{pool}/monitor/channels/{channel}",
+	"DELETE /api/v1/pools/{pool}/monitor/channels/{channel}",
 	"POST /api/v1/pools/{pool}/members/{member}/rotate-credential",
 	"POST /api/v1/pools/{pool}/rotate-credentials",
 	"POST /api/v1/pools/{pool}/members/{member}/revoke-credential",

@@ -87,6 +87,17 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/distribution-runs/{id}", authAdmin, "Show a distribution run", nil, api.DistributionRun{}, 0, s.distributionRun},
 		{"GET", v + "/distribution-runs/{id}/log", authAdmin, "Read a distribution run's log (?after=SEQ&wait=DURATION)", nil, api.List[api.RunLogLine]{}, 0, s.distributionLog},
 
+		{"GET", v + "/notify/channels", authAdmin, "List notification channels (secrets are never shown)", nil, api.List[api.NotifyChannel]{}, 0, s.listChannels},
+		{"POST", v + "/notify/channels", authAdmin, "Add a notification channel (email or webhook); its secret is sealed with the master key", api.NotifyChannelCreate{}, api.NotifyChannel{}, 201, s.addChannel},
+		{"GET", v + "/notify/channels/{name}", authAdmin, "Show a notification channel", nil, api.NotifyChannel{}, 0, s.getChannel},
+		{"DELETE", v + "/notify/channels/{name}", authAdmin, "Remove a notification channel with its delivery history and routes", nil, nil, 204, s.removeChannel},
+		{"POST", v + "/notify/channels/{name}/test", authAdmin, "Send a test message to a channel now and answer its outcome", nil, api.NotifyDelivery{}, 0, s.testChannel},
+		{"GET", v + "/notify/deliveries", authAdmin, "The delivery history, newest first (?channel=&pool=&status=&limit=, at most 1000)", nil, api.List[api.NotifyDelivery]{}, 0, s.listDeliveries},
+		{"GET", v + "/notify/deliveries/{id}", authAdmin, "One delivery with its attempts", nil, api.NotifyDelivery{}, 0, s.getDelivery},
+		{"GET", v + "/pools/{pool}/monitor", authAdmin, "A pool's monitoring routes and latest incidents", nil, api.MonitorSettings{}, 0, s.monitorSettings},
+		{"PUT", v + "/pools/{pool}/monitor/channels/{channel}", authAdmin, "Send a pool's alerts of a severity (critical, or warning and worse) to a channel", api.MonitorRouteSet{}, api.MonitorSettings{}, 0, s.setMonitorRoute},
+		{"DELETE", v + "/pools/{pool}/monitor/channels/{channel}", authAdmin, "Stop sending a pool's alerts to a channel", nil, nil, 204, s.removeMonitorRoute},
+
 		{"GET", v + "/tokens", authAdmin, "List API tokens", nil, api.List[api.Token]{}, 0, s.listTokens},
 		{"POST", v + "/tokens", authAdmin, "Create an API token; answers its secret once", api.TokenCreate{}, api.TokenCreated{}, 201, s.createToken},
 		{"DELETE", v + "/tokens/{id}", authAdmin, "Revoke an API token", nil, nil, 204, s.revokeToken},

@@ -97,6 +97,8 @@ type Deps struct {
 	Cluster Cluster
 	// Links is linked nodes; nil: its routes answer 503.
 	Links Links
+	// Notify is notifications and monitoring routes; nil: their routes answer 503.
+	Notify Notify
 	// DNSOnly serves a nameserver-only node (poolctl dns-node): zones,
 	// records, tokens and events; no pool, agent or protection route.
 	DNSOnly bool
