@@ -291,9 +291,10 @@ func (c *Client) SetRecords(ctx context.Context, zone string, recs []dnsprovider
 		for _, g := range gs {
 			cur := rrset(hs, dnsprovider.Relative(origin, g.Name), g.Type)
 			var b Batch
+			var stale []held // records whose value goes
 			for _, h := range cur {
 				if !slices.Contains(g.Values, h.rec.Value) {
-					b.Deletes = append(b.Deletes, DNSRecord{ID: h.cf.ID})
+					stale = append(stale, h)
 				} else if pt, ok := ttlPatch(h, g.TTL); ok {
 					b.Patches = append(b.Patches, pt)
 				}
@@ -306,7 +307,22 @@ func (c *Client) SetRecords(ctx context.Context, zone string, recs []dnsprovider
 				if err != nil {
 					return plan{}, err
 				}
-				b.Posts = append(b.Posts, cf)
+				if len(stale) == 0 {
+					b.Posts = append(b.Posts, cf)
+					continue
+				}
+				// A value replaced: the record is changed in place (one
+				// PATCH, its id, proxied flag and comment kept).
+				h := stale[0]
+				stale = stale[1:]
+				cf.ID, cf.Name, cf.Type = h.cf.ID, "", ""
+				if cf.Proxied == nil && h.cf.Proxied != nil && *h.cf.Proxied {
+					cf.TTL = 1
+				}
+				b.Patches = append(b.Patches, cf)
+			}
+			for _, h := range stale {
+				b.Deletes = append(b.Deletes, DNSRecord{ID: h.cf.ID})
 			}
 			if b.Len() > 0 {
 				p.groups = append(p.groups, b)

@@ -37,17 +37,25 @@ import (
 	"time"
 )
 
-// Clock is a clock tests move: Sleep advances it at once.
+// Clock is a clock tests move: Sleep advances it at once. A clock from
+// WallClock is the real time instead (a benchmark against the real limits).
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	wall bool
 }
+
+// WallClock returns a clock that reads and sleeps the real time.
+func WallClock() *Clock { return &Clock{wall: true} }
 
 // NewClock returns a clock at a fixed instant.
 func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
+	if c.wall {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
@@ -64,6 +72,16 @@ func (c *Clock) Advance(d time.Duration) {
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if c.wall {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	c.Advance(d)
 	return nil
@@ -140,6 +158,13 @@ type Options struct {
 // Start starts a fake, stopped when the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
+	s, stop := NewServer(o)
+	t.Cleanup(stop)
+	return s
+}
+
+// NewServer starts a fake outside a test; stop stops it.
+func NewServer(o Options) (s *Server, stop func()) {
 	if o.Clock == nil {
 		o.Clock = NewClock()
 	}
@@ -149,11 +174,34 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Window == 0 {
 		o.Window = 5 * time.Minute
 	}
-	s := &Server{Clock: o.Clock, limit: o.Limit, window: o.Window, tokens: map[string]token{}, malform: map[string]int{}}
+	s = &Server{Clock: o.Clock, limit: o.Limit, window: o.Window, tokens: map[string]token{}, malform: map[string]int{}}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(hs.Close)
 	s.URL = hs.URL + "/client/v4"
-	return s
+	return s, hs.Close
+}
+
+// Seed puts records into a zone without going through the API (nor its
+// limit): a zone as it was before the test. Each record is validated as
+// a create would be; the first refused one is returned.
+func (s *Server) Seed(name string, recs []Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, z := range s.zones {
+		if z.name != norm(name) {
+			continue
+		}
+		for _, r := range recs {
+			s.nextID++
+			r.ID, r.ZoneID, r.ZoneName = fmt.Sprintf("%032x", s.nextID), z.id, z.name
+			checked, f := validate(z, z.records, r)
+			if f != nil {
+				return fmt.Errorf("seed %s %s: %s", r.Name, r.Type, f.errs[0].Message)
+			}
+			z.records = append(z.records, checked)
+		}
+		return nil
+	}
+	return fmt.Errorf("seed: no zone %s", name)
 }
 
 // AddToken makes token valid: for every zone when zones is empty, with
