@@ -101,6 +101,8 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newAccountCmd(g),
 		newProtectionCmd(g),
 		newLinkCmd(g),
+		newNotifyCmd(g),
+		newMonitorCmd(g),
 		newReleaseCmd(g),
 	)
 	return root

@@ -19,6 +19,7 @@ import (
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/links"
+	"github.com/poolctl/poolctl/internal/notify"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
 	"github.com/poolctl/poolctl/internal/store"
@@ -46,9 +47,14 @@ type engines struct {
 	failover   apiserver.Failover
 	protection *protection.Service
 	links      *links.Service
-	dash       *web.Handler
-	dnsAddr    string
-	stops      []func()
+	notify     *notify.Service
+	// notifyAdmin is the API's side of notifications; its dashboard URL
+	// is set once the server listens.
+	notifyAdmin *notify.Admin
+	leading     func() bool // this replica runs the singleton engines
+	dash        *web.Handler
+	dnsAddr     string
+	stops       []func()
 	// stopDeciding stops the engines that act on member health (the
 	// failover engine, which releases its lease); safe to call twice.
 	stopDeciding func()
@@ -177,6 +183,12 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		Logger:    log,
 	})
 	e.failover = foAPI{e: eng, fl: fl}
+	e.leading = eng.Leading
+	if err := e.startNotify(ctx, o, st, fl, log); err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.notifyAdmin = &notify.Admin{Service: e.notify}
 	fl.SetLeader(eng.Leading)
 	prot.lead(eng.Leading)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

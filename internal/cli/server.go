@@ -57,6 +57,7 @@ type ServerOptions struct {
 	CredentialRotation time.Duration
 	CredentialOverlap  time.Duration
 	Replication        ReplicationOptions
+	Notify             NotifyOptions
 	// AgentBinaries is a directory of extra agent binaries to offer,
 	// poolctl-<os>-<arch> (see internal/release).
 	AgentBinaries string
@@ -103,6 +104,7 @@ dashboard administrator "admin" with its password in DATA/admin.password (0600).
 	f.StringVar(&o.AgentBinaries, "agent-binaries", "", "directory of extra agent binaries to offer for download, named poolctl-<os>-<arch> (the server always offers its own executable)")
 	f.StringVar(&o.ReleasePublicKey, "release-public-key", "", "offline release public key (from `poolctl release keygen`): offer only agent binaries whose BINARY.sig it verifies (default: sign with the server's own key)")
 	f.StringVar(&o.Replication.Hours, "replication-hours", "", "UTC hours in which scheduled replication runs may start, e.g. 1-6 (default: any hour)")
+	notifyFlags(f, &o.Notify)
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -299,6 +301,9 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	} else {
 		deps.Failover, deps.Protections, deps.Releases = eng.failover, linkedObjects{eng.protection, eng.links}, o.releases
 		deps.Links = eng.links
+		if eng.notifyAdmin != nil {
+			deps.Notify = eng.notifyAdmin
+		}
 		apiSrv := apiserver.New(deps)
 		mux.Handle("/api/", apiSrv)
 		mux.Handle("GET /install.sh", apiSrv.InstallScript())
@@ -330,6 +335,9 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	url := scheme + "://" + ln.Addr().String()
 	if err := os.WriteFile(filepath.Join(o.Data, "server.url"), []byte(url+"\n"), 0o644); err != nil {
 		return err
+	}
+	if !o.DNSOnly {
+		defer eng.startMonitor(ctx, o, st, url, log)()
 	}
 	if eng.dnsAddr != "" {
 		if err := os.WriteFile(filepath.Join(o.Data, "dns.addr"), []byte(eng.dnsAddr+"\n"), 0o644); err != nil {

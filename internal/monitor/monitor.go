@@ -81,9 +81,12 @@ type Config struct {
 	// (negative: never).
 	Remind time.Duration
 	// Poll is how often the event log is read; default 250 ms.
-	Poll   time.Duration
-	Now    func() time.Time
-	Logger *slog.Logger
+	Poll time.Duration
+	// Leading reports whether this replica runs the singleton engines;
+	// nil: always. A replica that takes over reads the state again.
+	Leading func() bool
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Engine is the monitor.
@@ -177,8 +180,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(e.cfg.Poll)
 	defer t.Stop()
+	stale := false
 	for {
-		if err := e.Step(ctx); err != nil && ctx.Err() == nil {
+		if e.cfg.Leading != nil && !e.cfg.Leading() {
+			stale = true
+		} else if stale {
+			if err := e.Load(ctx); err != nil {
+				e.log.Error("monitor reload", "err", err)
+			} else {
+				stale = false
+			}
+		} else if err := e.Step(ctx); err != nil && ctx.Err() == nil {
 			e.log.Error("monitor step", "err", err)
 			if lerr := e.Load(ctx); lerr != nil {
 				e.log.Error("monitor reload", "err", lerr)
