@@ -22,7 +22,7 @@ func TestNotifyAPI(t *testing.T) {
 		var got atomic.Int32
 		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, err := webhook.Verify(r, []byte("hook-secret"), time.Now(), time.Minute); err != nil {
-				http.Error(w, err.Error(), 401)
+				http.Error(w, err.Error(), http.StatusUnauthorized)
 				return
 			}
 			got.Add(1)

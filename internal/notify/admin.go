@@ -21,7 +21,9 @@ func (a Admin) AddChannel(ctx context.Context, in api.NotifyChannelCreate) (api.
 }
 
 // Channels lists the channels.
-func (a Admin) Channels(ctx context.Context) ([]api.NotifyChannel, error) { return a.Service.Channels(ctx) }
+func (a Admin) Channels(ctx context.Context) ([]api.NotifyChannel, error) {
+	return a.Service.Channels(ctx)
+}
 
 // Channel shows one.
 func (a Admin) Channel(ctx context.Context, name string) (api.NotifyChannel, error) {
@@ -120,4 +122,3 @@ func (a Admin) RemoveRoute(ctx context.Context, pool, channel string) error {
 	}
 	return st.DeleteMonitorRoute(ctx, p.ID, c.ID)
 }
-
