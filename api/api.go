@@ -514,6 +514,29 @@ type ClusterZone struct {
 	// DNSSEC, when the zone is signed, carries its keys (private parts
 	// included) so that every member signs with the same keys.
 	DNSSEC *ClusterDNSSEC `json:"dnssec,omitempty"`
+	// Deltas, when set instead of Text, are the changes from serial
+	// Deltas[0].From to Serial, in order: what a member that has that
+	// serial applies (the operation log). A member at another serial
+	// answers 409 and is sent the whole zone.
+	Deltas []ClusterDelta `json:"deltas,omitempty"`
+}
+
+// ClusterDelta is one change of a zone: the records removed and added
+// between two serials (the SOA included).
+type ClusterDelta struct {
+	From    uint32          `json:"from"`
+	To      uint32          `json:"to"`
+	Removed []ClusterRecord `json:"removed"`
+	Added   []ClusterRecord `json:"added"`
+}
+
+// ClusterRecord is a record in a ClusterDelta: an absolute owner name, the
+// type, TTL and RDATA in presentation form.
+type ClusterRecord struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	TTL  uint32 `json:"ttl"`
+	Data string `json:"data"`
 }
 
 // ClusterApplied says what a cluster write changed.

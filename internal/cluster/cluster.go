@@ -61,6 +61,9 @@ type Zones interface {
 	// AdoptZone writes a zone as a change made here, above a serial:
 	// how a conflict is resolved.
 	AdoptZone(ctx context.Context, zone, text string, above uint32) (uint32, error)
+	// ReplicaDeltas is a zone as its changes since a serial (the
+	// operation log); NotFound when the log does not reach back so far.
+	ReplicaDeltas(ctx context.Context, zone string, from uint32) (api.ClusterZone, error)
 }
 
 // Events records what happened.
@@ -247,12 +250,7 @@ func (s *Service) pushDirty(ctx context.Context) {
 		s.log.Warn("DNS cluster members", "err", err)
 		return
 	}
-	// Each zone is read once for every member.
-	read := map[string]replica{}
-	for _, z := range names {
-		rz, err := s.cfg.Zones.ReplicaZone(ctx, z)
-		read[z] = replica{rz, err}
-	}
+	read := newReads(s) // each zone read once for every member
 	s.each(ms, func(m store.ClusterMember) {
 		if m.Failures > 0 || !writes(m.Role) {
 			// Failing: the retry sends everything it missed, so an

@@ -268,7 +268,7 @@ func (s *Service) do(ctx context.Context, m store.ClusterMember, c Member, zone 
 
 // push writes zones to a member, in order, and accounts for the outcome:
 // the changes made here, sent at once.
-func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, names []string, read map[string]replica) {
+func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.ClusterSettings, names []string, read *zoneReads) {
 	c, err := s.client(m)
 	if err != nil {
 		s.failed(ctx, &m, set, err)
@@ -283,7 +283,25 @@ func (s *Service) push(ctx context.Context, m store.ClusterMember, set store.Clu
 		if agreed[z].Yielded {
 			continue
 		}
-		rz := read[z]
+		if a, ok := agreed[z]; ok && (m.Backend == BackendPoolctl || m.Backend == "") {
+			// The member has serial a.Serial: its changes since then
+			// (poolctl members; another backend takes whole zones).
+			if d := read.since(ctx, z, a.Serial); d.err == nil {
+				done, err := s.pushDeltas(ctx, m, c, z, d.z)
+				if err == nil && done {
+					s.succeeded(ctx, &m)
+					continue
+				}
+				if err != nil {
+					if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
+						return
+					}
+					continue
+				}
+				// Not at that serial after all: the whole zone.
+			}
+		}
+		rz := read.get(ctx, z)
 		if _, err := s.pushRead(ctx, m, c, z, rz.z, rz.err, false); err != nil {
 			if s.failed(ctx, &m, set, fmt.Errorf("zone %s: %w", z, err)) {
 				return // disabled: no more operations
@@ -307,6 +325,76 @@ func (s *Service) pushZone(ctx context.Context, m store.ClusterMember, c Member,
 type replica struct {
 	z   api.ClusterZone
 	err error
+}
+
+// zoneReads are the zones read for one push to every member: each whole zone,
+// and its changes since a serial, read once however many members need
+// them.
+type zoneReads struct {
+	s      *Service
+	mu     sync.Mutex
+	whole  map[string]replica
+	deltas map[deltaKey]replica
+}
+
+type deltaKey struct {
+	zone string
+	from uint32
+}
+
+func newReads(s *Service) *zoneReads {
+	return &zoneReads{s: s, whole: map[string]replica{}, deltas: map[deltaKey]replica{}}
+}
+
+func (r *zoneReads) get(ctx context.Context, zone string) replica {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rz, ok := r.whole[zone]
+	if !ok {
+		rz.z, rz.err = r.s.cfg.Zones.ReplicaZone(ctx, zone)
+		r.whole[zone] = rz
+	}
+	return rz
+}
+
+func (r *zoneReads) since(ctx context.Context, zone string, from uint32) replica {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := deltaKey{zone, from}
+	rz, ok := r.deltas[k]
+	if !ok {
+		rz.z, rz.err = r.s.cfg.Zones.ReplicaDeltas(ctx, zone, from)
+		r.deltas[k] = rz
+	}
+	return rz
+}
+
+// pushDeltas sends a zone's changes to a member that has their first
+// serial. done is false when the member is at another serial (it answers
+// 409): the caller sends the whole zone.
+func (s *Service) pushDeltas(ctx context.Context, m store.ClusterMember, c Member, zone string, rz api.ClusterZone) (done bool, err error) {
+	start := s.cfg.Now()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	res, err := c.ClusterPutZone(rctx, zone, rz, client.ClusterPut{Role: m.Role})
+	if isStatus(err, http.StatusConflict) || isStatus(err, http.StatusBadRequest) {
+		// At another serial, or an older member that takes only whole
+		// zones: the whole zone goes instead.
+		s.logOp(ctx, m, "push", zone, rz.Serial, nil, start, "changes refused ("+errorText(err)+"): the whole zone goes instead")
+		return false, nil
+	}
+	note := fmt.Sprintf("%d change(s)", len(rz.Deltas))
+	if err == nil && !res.Changed {
+		note = "unchanged"
+	}
+	s.logOp(ctx, m, "push", zone, rz.Serial, err, start, note)
+	if err != nil {
+		return false, err
+	}
+	if res.Changed {
+		s.log.Info("zone changes written on member", "member", m.Host, "zone", zone, "serial", rz.Serial, "changes", len(rz.Deltas))
+	}
+	return true, s.st.SetClusterPushed(ctx, m.ID, zone, rz.Serial)
 }
 
 // pushRead is pushZone with the zone read already (err: as ReplicaZone

@@ -10,7 +10,6 @@ const zoneShards = 256
 // another costs O(n²/256) instead of O(n²).
 type zoneMap struct {
 	shards *[zoneShards]map[string]*zoneData
-	n      int
 }
 
 // shardOf is the FNV-1a hash of name, reduced to a shard.
@@ -40,9 +39,6 @@ func (m zoneMap) getBytes(name []byte) *zoneData {
 	return m.shards[shardOf(name)][string(name)]
 }
 
-// len is the number of zones.
-func (m zoneMap) len() int { return m.n }
-
 // each calls fn for every zone, in no order.
 func (m zoneMap) each(fn func(name string, zd *zoneData)) {
 	if m.shards == nil {
@@ -56,8 +52,8 @@ func (m zoneMap) each(fn func(name string, zd *zoneData)) {
 }
 
 // edit returns a copy of m in which the shards named in touched are fresh
-// copies that fn may change; fn returns the change of the zone count.
-func (m zoneMap) edit(touched map[int]bool, fn func(shards *[zoneShards]map[string]*zoneData) int) zoneMap {
+// copies that fn may change.
+func (m zoneMap) edit(touched map[int]bool, fn func(shards *[zoneShards]map[string]*zoneData)) zoneMap {
 	next := new([zoneShards]map[string]*zoneData)
 	if m.shards != nil {
 		*next = *m.shards
@@ -69,7 +65,8 @@ func (m zoneMap) edit(touched map[int]bool, fn func(shards *[zoneShards]map[stri
 		}
 		next[i] = cp
 	}
-	return zoneMap{shards: next, n: m.n + fn(next)}
+	fn(next)
+	return zoneMap{shards: next}
 }
 
 // with returns m with every zd added or replaced.
@@ -78,16 +75,10 @@ func (m zoneMap) with(zds ...*zoneData) zoneMap {
 	for _, zd := range zds {
 		touched[shardOf(zd.name)] = true
 	}
-	return m.edit(touched, func(sh *[zoneShards]map[string]*zoneData) int {
-		added := 0
+	return m.edit(touched, func(sh *[zoneShards]map[string]*zoneData) {
 		for _, zd := range zds {
-			i := shardOf(zd.name)
-			if _, ok := sh[i][zd.name]; !ok {
-				added++
-			}
-			sh[i][zd.name] = zd
+			sh[shardOf(zd.name)][zd.name] = zd
 		}
-		return added
 	})
 }
 
@@ -97,8 +88,7 @@ func (m zoneMap) without(name string) zoneMap {
 	if m.get(name) == nil {
 		return m
 	}
-	return m.edit(map[int]bool{i: true}, func(sh *[zoneShards]map[string]*zoneData) int {
+	return m.edit(map[int]bool{i: true}, func(sh *[zoneShards]map[string]*zoneData) {
 		delete(sh[i], name)
-		return -1
 	})
 }

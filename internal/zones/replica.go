@@ -117,6 +117,9 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 			return api.ClusterApplied{}, err
 		}
 	}
+	if len(in.Deltas) > 0 {
+		return s.applyDeltas(ctx, name, in)
+	}
 	origin := name + "."
 	parsed, err := dns.ParseZoneFile(origin, strings.NewReader(in.Text))
 	if err != nil {
@@ -296,4 +299,177 @@ func diffEdit(cur []store.Record, removed, added []dns.Record) ([]int64, []store
 		add = append(add, store.Record{Name: r.Name, Type: r.Type, TTL: r.TTL, Value: r.Data})
 	}
 	return del, add
+}
+
+// errStaleBase is the answer to changes sent for a serial this member does
+// not have: the sender sends the whole zone instead.
+func errStaleBase(name string, have, base uint32) error {
+	return apperr.New(apperr.Conflict, "zone %s is at serial %d here, not %d: send the whole zone", name, have, base)
+}
+
+// applyDeltas applies the changes of in.Deltas, in order, to a zone that
+// is at serial in.Deltas[0].From here, in one transaction.
+func (s *Service) applyDeltas(ctx context.Context, name string, in api.ClusterZone) (api.ClusterApplied, error) {
+	origin := name + "."
+	res := api.ClusterApplied{Zone: name, Serial: in.Serial}
+	norm := func(rs []api.ClusterRecord) ([]dns.Record, error) {
+		out := make([]dns.Record, 0, len(rs))
+		for _, r := range rs {
+			nr, err := dns.NormalizeRecord(origin, dns.Record{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.Data})
+			if err != nil {
+				return nil, invalid(err)
+			}
+			out = append(out, nr)
+		}
+		return out, nil
+	}
+	type step struct{ removed, added []dns.Record }
+	steps := make([]step, 0, len(in.Deltas))
+	for i, d := range in.Deltas {
+		if i > 0 && d.From != in.Deltas[i-1].To {
+			return res, apperr.New(apperr.Invalid, "zone %s: change %d starts at serial %d, not at %d where the previous one ended", name, i, d.From, in.Deltas[i-1].To)
+		}
+		rm, err := norm(d.Removed)
+		if err != nil {
+			return res, err
+		}
+		add, err := norm(d.Added)
+		if err != nil {
+			return res, err
+		}
+		steps = append(steps, step{rm, add})
+	}
+	if last := in.Deltas[len(in.Deltas)-1].To; last != in.Serial {
+		return res, apperr.New(apperr.Invalid, "zone %s: the changes end at serial %d, not at the %d sent", name, last, in.Serial)
+	}
+	base := in.Deltas[0].From
+	z, err := s.st.EditZone(ctx, name, s.now(), func(z store.Zone, cur []store.Record) (store.ZoneEdit, error) {
+		e := store.ZoneEdit{Serial: z.Serial}
+		if z.Serial == in.Serial {
+			return e, errNoChange // applied already
+		}
+		if z.Serial != base {
+			return e, errStaleBase(name, z.Serial, base)
+		}
+		have := toDNS(cur)
+		count := make(map[dns.Record]int, len(have))
+		for _, r := range have {
+			count[r]++
+		}
+		var added []dns.Record
+		for _, st := range steps {
+			for _, r := range st.removed {
+				if count[r] == 0 {
+					return e, errStaleBase(name, z.Serial, base) // not the version the changes were made on
+				}
+				count[r]--
+			}
+			for _, r := range st.added {
+				count[r]++
+				added = append(added, r)
+			}
+		}
+		var next []dns.Record
+		for _, r := range append(have, added...) {
+			if count[r] > 0 {
+				count[r]--
+				next = append(next, r)
+			}
+		}
+		serial, soas := uint32(0), 0
+		for _, r := range next {
+			if n, ok := soaSerial(r.Data); r.Type == "SOA" && ok {
+				serial, soas = n, soas+1
+			}
+		}
+		if soas != 1 || serial != in.Serial {
+			return e, apperr.New(apperr.Invalid, "zone %s: after the changes the zone has %d SOA records and serial %d, want one with serial %d", name, soas, serial, in.Serial)
+		}
+		if err := dns.CheckZone(dns.Zone{Name: origin, Serial: in.Serial, Records: next}); err != nil {
+			return e, invalid(err)
+		}
+		removed, addedNow := dns.DiffRecords(have, next)
+		e.Delete, e.Add = diffEdit(cur, removed, addedNow)
+		e.Serial = in.Serial
+		rj, _ := json.Marshal(removed)
+		aj, _ := json.Marshal(addedNow)
+		e.Journal = &store.ZoneChange{From: z.Serial, To: in.Serial, Removed: string(rj), Added: string(aj)}
+		return e, nil
+	})
+	switch {
+	case errors.Is(err, errNoChange):
+		return res, nil
+	case errors.Is(err, apperr.NotFound):
+		return res, errStaleBase(name, 0, base)
+	case err != nil:
+		return res, err
+	}
+	s.changed(ctx, z)
+	res.Changed = true
+	return res, nil
+}
+
+// ReplicaDeltas is a zone as the changes since serial from, for a member
+// that has that serial: from the journal, when it reaches back that far
+// without a gap. A signed zone is always sent whole (its keys with it).
+// NotFound: no such chain; send the whole zone.
+func (s *Service) ReplicaDeltas(ctx context.Context, zone string, from uint32) (api.ClusterZone, error) {
+	name, err := zoneName(zone)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	z, err := s.st.GetZone(ctx, name)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	noChain := apperr.New(apperr.NotFound, "zone %s: no change log from serial %d", name, from)
+	if z.Serial == from {
+		return api.ClusterZone{}, noChain
+	}
+	if sig, err := s.signing(ctx, z); err != nil || sig != nil {
+		if err != nil {
+			return api.ClusterZone{}, err
+		}
+		return api.ClusterZone{}, noChain
+	}
+	journal, err := s.st.ZoneJournal(ctx, z.ID)
+	if err != nil {
+		return api.ClusterZone{}, err
+	}
+	start := -1
+	for i, j := range journal {
+		if j.From == from {
+			start = i
+		}
+	}
+	if start < 0 || journal[len(journal)-1].To != z.Serial {
+		return api.ClusterZone{}, noChain
+	}
+	out := api.ClusterZone{Serial: z.Serial}
+	conv := func(js string) ([]api.ClusterRecord, error) {
+		var rs []dns.Record
+		if err := json.Unmarshal([]byte(js), &rs); err != nil {
+			return nil, err
+		}
+		o := make([]api.ClusterRecord, 0, len(rs))
+		for _, r := range rs {
+			o = append(o, api.ClusterRecord{Name: r.Name, Type: r.Type, TTL: r.TTL, Data: r.Data})
+		}
+		return o, nil
+	}
+	for i, j := range journal[start:] {
+		if i > 0 && j.From != journal[start+i-1].To {
+			return api.ClusterZone{}, noChain
+		}
+		rm, err1 := conv(j.Removed)
+		add, err2 := conv(j.Added)
+		if err1 != nil || err2 != nil {
+			return api.ClusterZone{}, noChain
+		}
+		out.Deltas = append(out.Deltas, api.ClusterDelta{From: j.From, To: j.To, Removed: rm, Added: add})
+	}
+	for i := len(out.Deltas) - 1; i >= 0; i-- {
+		out.History = append(out.History, out.Deltas[i].From)
+	}
+	return out, nil
 }

@@ -67,6 +67,10 @@ type Service struct {
 	mu sync.Mutex
 	// served holds the serial last pushed per zone, for Sync.
 	served map[string]uint32
+	// journals are the parsed changes of each zone's journal by zone ID,
+	// so that a change parses only its own entry, not the whole journal.
+	jmu      sync.Mutex
+	journals map[int64]map[[2]uint32]dns.Delta
 	// aead seals DNSSEC private keys; dnssecMu orders DNSSEC changes.
 	aead     cipher.AEAD
 	dnssecMu sync.Mutex
@@ -326,14 +330,7 @@ func (s *Service) assemble(ctx context.Context, z store.Zone, recs []store.Recor
 			return dz, err
 		}
 	}
-	for _, j := range journal {
-		d := dns.Delta{From: j.From, To: j.To}
-		if json.Unmarshal([]byte(j.Removed), &d.Removed) != nil || json.Unmarshal([]byte(j.Added), &d.Added) != nil {
-			dz.Journal = nil // unreadable: IXFR clients get the full zone
-			continue
-		}
-		dz.Journal = append(dz.Journal, d)
-	}
+	dz.Journal = s.parseJournal(z.ID, journal)
 	// Keep only a contiguous tail ending at the current serial.
 	for i := len(dz.Journal) - 1; i > 0; i-- {
 		if dz.Journal[i-1].To != dz.Journal[i].From {
@@ -935,4 +932,38 @@ func (s *Service) unpublishExcept(ctx context.Context, managed, keepZone string)
 		}
 	}
 	return nil
+}
+
+// parseJournal is a zone's journal as the nameserver takes it, each entry
+// parsed once (cached by zone and serials; the cache keeps only the
+// entries of the zone's current journal). An unreadable entry drops what
+// came before it: IXFR clients then get the full zone.
+func (s *Service) parseJournal(zoneID int64, journal []store.ZoneChange) []dns.Delta {
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	if s.journals == nil {
+		s.journals = map[int64]map[[2]uint32]dns.Delta{}
+	}
+	old := s.journals[zoneID]
+	cur := make(map[[2]uint32]dns.Delta, len(journal))
+	var out []dns.Delta
+	for _, j := range journal {
+		k := [2]uint32{j.From, j.To}
+		d, ok := old[k]
+		if !ok {
+			d = dns.Delta{From: j.From, To: j.To}
+			if json.Unmarshal([]byte(j.Removed), &d.Removed) != nil || json.Unmarshal([]byte(j.Added), &d.Added) != nil {
+				out = nil
+				continue
+			}
+		}
+		cur[k] = d
+		out = append(out, d)
+	}
+	if len(cur) == 0 {
+		delete(s.journals, zoneID)
+	} else {
+		s.journals[zoneID] = cur
+	}
+	return out
 }
