@@ -173,3 +173,48 @@ func (h *Handler) clusterThreshold(w http.ResponseWriter, r *http.Request) error
 	}
 	return h.redirect(w, r, "/dns-cluster", msg)
 }
+
+// clusterMemberEdit changes how a member is reached: its URL, a new token
+// or CA (each checked against the member before it is saved), and its
+// debug log.
+func (h *Handler) clusterMemberEdit(w http.ResponseWriter, r *http.Request) error {
+	if h.cfg.Cluster == nil {
+		return errNoCluster
+	}
+	host := r.PathValue("host")
+	var in api.ClusterMemberUpdate
+	if u := strings.TrimSpace(r.PostFormValue("url")); u != "" {
+		in.URL = &u
+	}
+	if t := strings.TrimSpace(r.PostFormValue("token")); t != "" {
+		in.Token = &t
+	}
+	if ca := strings.TrimSpace(r.PostFormValue("ca")); ca != "" {
+		in.CA = &ca
+	}
+	debug := r.PostFormValue("debug") == "1"
+	in.Debug = &debug
+	if _, err := h.cfg.Cluster.UpdateMember(r.Context(), host, in); err != nil {
+		return h.showCluster(w, r, statusOf(err), err)
+	}
+	return h.redirect(w, r, "/dns-cluster", "Member "+host+" saved.")
+}
+
+// clusterMemberRemove stops synchronisation with a member. Zones that
+// exist only there are named first; removing it anyway needs the box
+// ticked.
+func (h *Handler) clusterMemberRemove(w http.ResponseWriter, r *http.Request) error {
+	if h.cfg.Cluster == nil {
+		return errNoCluster
+	}
+	host := r.PathValue("host")
+	res, err := h.cfg.Cluster.RemoveMember(r.Context(), host, r.PostFormValue("force") == "1")
+	if err != nil {
+		return h.showCluster(w, r, statusOf(err), err)
+	}
+	msg := "Member " + host + " removed: no zone is sent to it any more."
+	if len(res.LoneZones) > 0 {
+		msg += " Zones that existed only there: " + strings.Join(res.LoneZones, ", ") + "."
+	}
+	return h.redirect(w, r, "/dns-cluster", msg)
+}

@@ -71,6 +71,14 @@ func TestClusterPage(t *testing.T) {
 	mustContain(t, "resolve with the member unreachable", r, "cannot reach ns2.test")
 	r = admin.post(fmt.Sprintf("/dns-cluster/conflicts/%d/resolve", cf.ID), url.Values{"keep": {"both"}})
 	wantStatus(t, "resolve with no side", r, http.StatusBadRequest)
+	r = admin.post("/dns-cluster/members/ns2.test/edit", url.Values{"url": {"ftp://nope"}})
+	wantStatus(t, "edit with a bad address", r, http.StatusBadRequest)
+	mustContain(t, "edit with a bad address", r, "want the member")
+	r = admin.post("/dns-cluster/members/ns2.test/remove", nil)
+	wantStatus(t, "remove an unreachable member", r, http.StatusConflict)
+	mustContain(t, "remove an unreachable member", r, "--force")
+	wantStatus(t, "remove it anyway", admin.post("/dns-cluster/members/ns2.test/remove", url.Values{"force": {"1"}}), http.StatusSeeOther)
+	mustContain(t, "after the removal", admin.get("/dns-cluster"), "No member yet")
 
 	// A signed zone is listed with its keys and DS record.
 	wantStatus(t, "create zone", admin.post("/zones", url.Values{"name": {"signed.test"}}), http.StatusSeeOther)

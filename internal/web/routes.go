@@ -70,6 +70,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /dns-cluster/resync", h.page(h.resyncCluster))
 	m.Handle("POST /dns-cluster/members/{host}/role", h.page(h.clusterMemberRole))
 	m.Handle("POST /dns-cluster/threshold", h.page(h.clusterThreshold))
+	m.Handle("POST /dns-cluster/members/{host}/edit", h.page(h.clusterMemberEdit))
+	m.Handle("POST /dns-cluster/members/{host}/remove", h.page(h.clusterMemberRemove))
 	m.Handle("POST /dns-cluster/conflicts/{id}/resolve", h.page(h.resolveClusterConflict))
 	m.Handle("GET /zones", h.page(h.zonesPage))
 	m.Handle("POST /zones", h.page(h.createZone))

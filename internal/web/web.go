@@ -34,6 +34,7 @@ type Cluster interface {
 	Members(ctx context.Context) ([]api.ClusterMember, error)
 	EnableMember(ctx context.Context, host string) (api.ClusterMember, error)
 	UpdateMember(ctx context.Context, host string, in api.ClusterMemberUpdate) (api.ClusterMember, error)
+	RemoveMember(ctx context.Context, host string, force bool) (api.ClusterMemberRemoved, error)
 	Resync(ctx context.Context, host string) (api.ClusterResync, error)
 	Log(ctx context.Context, host string, limit int) ([]api.ClusterLogEntry, error)
 	Conflicts(ctx context.Context, all bool) ([]api.ClusterConflict, error)
