@@ -49,9 +49,21 @@ type env struct {
 
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
+	return newEnvClock(t, false, mod...)
+}
+
+// newEnvClock is newEnv; with fleetClock the fleet runs on the env's clock
+// too, so that a test can let a member's heartbeats go stale.
+func newEnvClock(t testing.TB, fleetClock bool, mod ...func(*Config)) *env {
+	t.Helper()
 	st := storetest.Open(t, store.SQLite)
 	ctx, cancel := context.WithCancel(context.Background())
-	fl := fleet.New(st, fleet.Config{})
+	c := &clock{t: time.Now()}
+	fc := fleet.Config{}
+	if fleetClock {
+		fc.Now = c.now
+	}
+	fl := fleet.New(st, fc)
 	if err := fl.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +72,6 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Cleanup(func() { cancel(); <-done })
 	zs := zones.New(zones.Config{Store: st, Events: fl})
 	fl.SetRecordChecker(zs)
-	c := &clock{t: time.Now()}
 	cfg := Config{Fleet: fl, Zones: zs, Store: st, Context: ctx, Tick: 100 * time.Millisecond, Now: c.now, Version: "test"}
 	for _, m := range mod {
 		m(&cfg)

@@ -36,6 +36,7 @@ type metricsData struct {
 	M      api.Member
 	Now    time.Time
 	Sparks []spark
+	Out    *outage // set while the member is suspect or down
 }
 
 type memberPage struct {
@@ -79,7 +80,8 @@ func (h *Handler) metrics(ctx context.Context, m api.Member) (metricsData, error
 		return d, err
 	}
 	d.Sparks = sparks(samples, now)
-	return d, nil
+	d.Out, err = h.outage(ctx, m)
+	return d, err
 }
 
 // memberLive streams a member's header state, metrics and components.

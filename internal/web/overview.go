@@ -32,6 +32,7 @@ type tile struct {
 	Pool string
 	M    api.Member
 	Now  time.Time
+	Out  *outage // set while the member is suspect or down
 }
 
 type overviewPage struct {
@@ -82,7 +83,11 @@ func (h *Handler) overview(ctx context.Context, pool string) (*overviewPage, err
 		return nil, err
 	}
 	for _, m := range ms {
-		d.Tiles = append(d.Tiles, tile{Pool: p.Name, M: m, Now: now})
+		o, err := h.outage(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		d.Tiles = append(d.Tiles, tile{Pool: p.Name, M: m, Now: now, Out: o})
 		if m.Location.Lat == nil {
 			d.Unplace = append(d.Unplace, m.Name)
 		}
