@@ -72,6 +72,8 @@ func TestImportDirection(t *testing.T) {
 		{"internal/monitor", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/cli"}, false},
 		// Delivery channels know nothing of the fleet or the server's HTTP side.
 		{"internal/notify", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/cli"}, false},
+		// Metrics read their sources through interfaces: no store, fleet or server side.
+		{"internal/metrics", []string{mod + "internal/"}, false},
 		// The release catalogue and signatures are shared by server, CLI and agent.
 		{"internal/release", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "client", "net/http"}, true},
 	}

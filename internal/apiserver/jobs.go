@@ -82,7 +82,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) (any, error) 
 	if err := decode(w, r, maxHeartbeat, &hb); err != nil {
 		return nil, err
 	}
-	return s.d.Fleet.Heartbeat(r.Context(), agentOf(r), hb)
+	out, err := s.d.Fleet.Heartbeat(r.Context(), agentOf(r), hb)
+	if err == nil && s.d.Metrics != nil {
+		s.d.Metrics.Heartbeat()
+	}
+	return out, err
 }
 
 func (s *Server) nextJob(w http.ResponseWriter, r *http.Request) (any, error) {

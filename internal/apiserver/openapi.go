@@ -113,7 +113,7 @@ func (g *schemaGen) content(v any) map[string]any {
 }
 
 func operationID(rt route) string {
-	p := strings.TrimPrefix(rt.path, "/api/v1/")
+	p := strings.TrimPrefix(strings.TrimPrefix(rt.path, "/api/v1"), "/")
 	p = pathParam.ReplaceAllString(p, "by-$1")
 	return strings.ToLower(rt.method) + "-" + strings.ReplaceAll(p, "/", "-")
 }

@@ -16,6 +16,9 @@ import (
 // exercisedRoutes are the operations this package's tests call; each must
 // be described by the OpenAPI document.
 var exercisedRoutes = []string{
+	"GET /healthz",
+	"GET /readyz",
+	"GET /metrics",
 	"GET /api/v1/notify/channels",
 	"POST /api/v1/notify/channels",
 	"GET /api/v1/notify/channels/{name}",

@@ -29,6 +29,9 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", v + "/health", authNone, "Server and database health", nil, healthReply{}, 0, s.health},
 		{"GET", v + "/openapi.json", authNone, "This API's OpenAPI 3.1 document", nil, nil, 0, s.openapi},
+		{"GET", "/healthz", authNone, "Liveness: 200 ok while the process serves HTTP", nil, plainText{}, 0, s.healthz},
+		{"GET", "/readyz", authNone, "Readiness: the store answers a ping and the nameserver a query (503 naming what failed)", nil, plainText{}, 0, s.readyz},
+		{"GET", "/metrics", authAdmin, "Metrics in the Prometheus text exposition format (admin token)", nil, plainText{}, 0, s.metrics},
 
 		{"GET", v + "/pools", authAdmin, "List pools", nil, api.List[api.Pool]{}, 0, s.listPools},
 		{"POST", v + "/pools", authAdmin, "Create a pool", api.PoolCreate{}, api.Pool{}, 201, s.createPool},

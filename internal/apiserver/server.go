@@ -99,6 +99,11 @@ type Deps struct {
 	Links Links
 	// Notify is notifications and monitoring routes; nil: their routes answer 503.
 	Notify Notify
+	// Metrics records requests and heartbeats and serves /metrics; nil:
+	// /metrics answers 503.
+	Metrics Metrics
+	// Ready are /readyz's checks beside the store's ping (the nameserver).
+	Ready []ReadyCheck
 	// DNSOnly serves a nameserver-only node (poolctl dns-node): zones,
 	// records, tokens and events; no pool, agent or protection route.
 	DNSOnly bool
@@ -150,7 +155,7 @@ func dnsNodeRoutes(all []route) []route {
 	var out []route
 	for _, rt := range all {
 		p := strings.TrimPrefix(rt.path, "/api/v1")
-		for _, keep := range []string{"/health", "/openapi.json", "/zones", "/tokens", "/events", "/cluster", "/dns"} {
+		for _, keep := range []string{"/healthz", "/readyz", "/metrics", "/health", "/openapi.json", "/zones", "/tokens", "/events", "/cluster", "/dns"} {
 			if p == keep || strings.HasPrefix(p, keep+"/") {
 				out = append(out, rt)
 				break
@@ -230,8 +235,10 @@ func bearer(r *http.Request) string {
 }
 
 func (s *Server) wrap(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(hw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		w := &statusWriter{ResponseWriter: hw}
+		defer func() { s.observe(rt, w.sent(), start) }()
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

@@ -19,6 +19,7 @@ import (
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/links"
+	"github.com/poolctl/poolctl/internal/metrics"
 	"github.com/poolctl/poolctl/internal/notify"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
@@ -52,6 +53,7 @@ type engines struct {
 	// is set once the server listens.
 	notifyAdmin *notify.Admin
 	leading     func() bool // this replica runs the singleton engines
+	metrics     *metrics.Registry
 	dash        *web.Handler
 	dnsAddr     string
 	stops       []func()
@@ -121,6 +123,9 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		e.dnsAddr = srv.Addr()
 		e.stops = append(e.stops, func() { _ = srv.Shutdown(context.Background()) })
 		zcfg.Sink = srv
+		e.metrics = newMetrics(srv, fl)
+	} else {
+		e.metrics = newMetrics(nil, fl)
 	}
 	zcfg.OnChange = func(zone string) {
 		if e.cluster != nil {
@@ -177,7 +182,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		Witnesses: foWitnesses{fl: fl},
 		Publisher: foPublisher{z: e.zones},
 		State:     foState{st: st, now: time.Now},
-		Events:    foEvents{fl: fl},
+		Events:    foEvents{fl: fl, m: e.metrics},
 		Lease:     foLease{st: st, holder: replicaID(o.Data), now: time.Now},
 		Hooks:     foHooks{c: &http.Client{Timeout: failover.DefaultHookTimeout}},
 		Logger:    log,

@@ -17,6 +17,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
+	"github.com/poolctl/poolctl/internal/metrics"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/zones"
 )
@@ -71,9 +72,17 @@ func (a foPublisher) Publish(ctx context.Context, p failover.PoolState, addr net
 	return a.z.PublishAddress(ctx, p.Record, p.TTL, addr, fleet.ManagedTag(p.Name))
 }
 
-type foEvents struct{ fl *fleet.Service }
+type foEvents struct {
+	fl *fleet.Service
+	m  *metrics.Registry // counts the record's moves; may be nil
+}
 
-func (a foEvents) Emit(ctx context.Context, e api.Event) { a.fl.Emit(ctx, e) }
+func (a foEvents) Emit(ctx context.Context, e api.Event) {
+	if k := failoverKind(e.Kind); k != "" && a.m != nil {
+		a.m.Failover(k)
+	}
+	a.fl.Emit(ctx, e)
+}
 
 type foLease struct {
 	st     *store.Store

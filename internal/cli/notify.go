@@ -44,7 +44,7 @@ func notifyFlags(f *pflag.FlagSet, o *NotifyOptions) {
 func (e *engines) startNotify(ctx context.Context, o ServerOptions, st *store.Store, fl *fleet.Service, log *slog.Logger) error {
 	svc, err := notify.New(notify.Config{Store: st, Drivers: []notify.Driver{email.Driver{}, webhook.Driver{}}, MasterKey: o.master,
 		Holder: replicaID(o.Data), Logger: log, Backoff: o.Notify.Backoff,
-		Events: func(ctx context.Context, ev api.Event) { fl.Emit(ctx, ev) }})
+		Events: func(ctx context.Context, ev api.Event) { fl.Emit(ctx, ev) }, Observe: e.metrics.Delivery})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}

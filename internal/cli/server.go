@@ -291,10 +291,13 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	deps := apiserver.Deps{Fleet: fl, Zones: eng.zones, Cluster: eng.cluster, Logger: log, Version: Version, TrustedProxies: proxies, DNSOnly: o.DNSOnly}
+	deps := apiserver.Deps{Fleet: fl, Zones: eng.zones, Cluster: eng.cluster, Logger: log, Version: Version, TrustedProxies: proxies, DNSOnly: o.DNSOnly,
+		Metrics: eng.metrics, Ready: eng.readyChecks()}
 	mux := http.NewServeMux()
 	if o.DNSOnly {
-		mux.Handle("/api/", apiserver.New(deps))
+		apiSrv := apiserver.New(deps)
+		mux.Handle("/api/", apiSrv)
+		mountProbes(mux, apiSrv)
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "poolctl dns-node: a nameserver-only node has no dashboard; its API is under /api/v1 (zones, records, tokens, events)", http.StatusNotFound)
 		})
@@ -307,6 +310,7 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		apiSrv := apiserver.New(deps)
 		mux.Handle("/api/", apiSrv)
 		mux.Handle("GET /install.sh", apiSrv.InstallScript())
+		mountProbes(mux, apiSrv)
 		mux.Handle("/", eng.web(apiSrv))
 	}
 
