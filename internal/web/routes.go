@@ -56,6 +56,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /pools/{pool}/members/{member}/accounts/refresh", h.page(h.refreshAccounts))
 
 	m.Handle("GET /events", h.page(h.eventsPage))
+	m.Handle("GET /notifications", h.page(h.notificationsPage))
+	m.Handle("POST /notifications/channels/{name}/test", h.page(h.testChannel))
 
 	m.Handle("GET /links", h.page(h.linksPage))
 	m.Handle("POST /links", h.page(h.addLink))

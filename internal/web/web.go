@@ -72,7 +72,10 @@ type Config struct {
 	Protections Protections
 	// Links is linked nodes; nil: its pages say it is not available.
 	Links Links
-	Store *store.Store
+	// Notify is notifications and monitoring routes; nil: the
+	// Notifications page says they are not available.
+	Notify Notify
+	Store  *store.Store
 	// Context ends live streams; pass the server's lifetime so that a
 	// shutdown does not wait for open dashboards.
 	Context context.Context
