@@ -37,7 +37,7 @@ const fitsJS = `document.documentElement.scrollWidth <= Math.min(window.innerWid
 
 // TestDashboardPhone opens every main page on a 390 × 844 phone and
 // checks that none scrolls sideways: pools, a pool overview and its
-// settings, a member's pages (live metrics from a real agent, sparklines
+// settings and members table, a member's pages (live metrics from a real agent, sparklines
 // with history, a pending member), protections with runs, zones, a zone,
 // events, the DNS cluster and linked nodes.
 func TestDashboardPhone(t *testing.T) {
@@ -88,6 +88,7 @@ func TestDashboardPhone(t *testing.T) {
 	pages := []struct{ path, sel string }{
 		{"/", "table.pools"},
 		{"/pools/web", `.tl[data-member="node1"] .bars`},
+		{"/pools/web/members?sort=status", "table.members"},
 		{"/pools/web/settings", "main"},
 		{"/pools/web/members/new", "#m-name"},
 		{node1, "svg.sparkline path"},
@@ -126,6 +127,11 @@ func TestDashboardPhone(t *testing.T) {
 	}
 	b.open(s.url+node1, "svg.sparkline path")
 	b.shot("phone-member")
+
+	// The members table filters as one types (the form's GET does without JavaScript).
+	b.open(s.url+"/pools/web/members", `tr[data-member="node1"]`)
+	b.do("search", chromedp.SendKeys(chromedp.CSS("#mf-q"), "2001:db8"))
+	b.waitJS("rows filtered live", `document.querySelector('tr[data-member="node1"]').hidden && !document.querySelector('tr[data-member="standby-frankfurt-2"]').hidden`, 5*time.Second)
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}

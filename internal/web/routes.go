@@ -31,6 +31,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /pools/{pool}/settings", h.page(h.updatePool))
 	m.Handle("POST /pools/{pool}/delete", h.page(h.deletePool))
 
+	m.Handle("GET /pools/{pool}/members", h.page(h.poolMembersPage))
 	m.Handle("GET /pools/{pool}/members/new", h.page(h.newMemberPage))
 	m.Handle("POST /pools/{pool}/members", h.page(h.addMember))
 	m.Handle("GET /pools/{pool}/members/{member}", h.page(h.memberPage))

@@ -45,4 +45,18 @@
   window.addEventListener('pagehide', function () { leaving = true; });
   window.addEventListener('beforeunload', function () { leaving = true; });
   window.addEventListener('pageshow', function () { leaving = false; });
+
+  // A search box with data-filter-rows="#table" hides, as one types, the
+  // rows whose data-search does not contain the text (case ignored).
+  // Without JavaScript the form's GET filters the same way on the server.
+  document.addEventListener('input', function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches('input[data-filter-rows]')) { return; }
+    var table = document.querySelector(box.getAttribute('data-filter-rows'));
+    if (!table) { return; }
+    var q = box.value.trim().toLowerCase();
+    table.querySelectorAll('tbody tr[data-search]').forEach(function (tr) {
+      tr.hidden = q !== '' && tr.getAttribute('data-search').toLowerCase().indexOf(q) < 0;
+    });
+  });
 })();
