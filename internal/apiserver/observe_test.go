@@ -179,8 +179,9 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
-func TestReadyz(t *testing.T) {
-	st := storetest.Open(t, store.SQLite)
+func TestReadyz(t *testing.T) { storetest.Each(t, testReadyz) }
+
+func testReadyz(t *testing.T, st *store.Store) {
 	var dnsErr error
 	e := newEnvWith(t, st, func(d *apiserver.Deps) {
 		d.Ready = []apiserver.ReadyCheck{{Name: "nameserver", Check: func(ctx context.Context) error {
