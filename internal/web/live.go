@@ -187,7 +187,8 @@ func writeEvent(b *strings.Builder, e sseEvent) {
 	b.WriteByte('\n')
 }
 
-// poolLive streams the overview's changing parts: KPIs, map, banner, one
+// poolLive streams the overview's changing parts: KPIs, map, banner, the
+// non-preferred member notice, one
 // event per member tile, and "members" when the set of members differs
 // from the one the page shows (the page then fetches the tiles anew).
 func (h *Handler) poolLive(w http.ResponseWriter, r *http.Request) error {
@@ -213,6 +214,9 @@ func (h *Handler) poolLive(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		if err := add("banner", "banner", bannerData{Pool: pool, Banner: d.Pool.Banner, CSRF: actionCSRF(r)}); err != nil {
+			return nil, err
+		}
+		if err := add("preferred", "preferred", d.Pref); err != nil {
 			return nil, err
 		}
 		evs = append(evs, sseEvent{Name: "map", Data: string(d.Map)})

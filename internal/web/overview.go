@@ -42,6 +42,7 @@ type overviewPage struct {
 	Map     template.HTML
 	Sig     string // the member set the page shows; the live stream reloads the tiles when it changes
 	Unplace []string
+	Pref    *preferredNote // the pool runs on a member other than its preferred one
 }
 
 // poolNav loads pool name and its header.
@@ -93,6 +94,7 @@ func (h *Handler) overview(ctx context.Context, pool string) (*overviewPage, err
 		}
 	}
 	d.Map = h.worldMap(ms)
+	d.Pref = preferred(p, ms)
 	return d, nil
 }
 
