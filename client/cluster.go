@@ -28,6 +28,9 @@ type ClusterPut struct {
 	// Takeover makes this sender the zone's writer there (an operator's
 	// choice, resolving a conflict).
 	Takeover bool
+	// Seen is the zone serial the sender last saw there (deletes: a zone
+	// another sender wrote last is deleted when it is still that one).
+	Seen uint32
 }
 
 func (p ClusterPut) query() url.Values {
@@ -37,6 +40,9 @@ func (p ClusterPut) query() url.Values {
 	}
 	if p.Takeover {
 		q.Set("takeover", "true")
+	}
+	if p.Seen != 0 {
+		q.Set("serial", strconv.FormatUint(uint64(p.Seen), 10))
 	}
 	return q
 }

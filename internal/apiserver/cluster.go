@@ -84,7 +84,13 @@ func (s *Server) clusterDelete(w http.ResponseWriter, r *http.Request) (any, err
 	if err := checkSenderRole(r); err != nil {
 		return nil, err
 	}
-	return nil, z.DeleteReplica(r.Context(), r.PathValue("zone"), writerOf(r))
+	var seen uint64
+	if v := r.URL.Query().Get("serial"); v != "" {
+		if seen, err = strconv.ParseUint(v, 10, 32); err != nil {
+			return nil, apperr.New(apperr.Invalid, "serial=%q: want the zone serial the sender last saw here", v)
+		}
+	}
+	return nil, z.DeleteReplicaSeen(r.Context(), r.PathValue("zone"), writerOf(r), uint32(seen))
 }
 
 var errNoCluster = apperr.New(apperr.Unavailable, "the DNS cluster is not available on this server")

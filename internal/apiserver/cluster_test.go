@@ -99,6 +99,8 @@ func TestClusterAPI(t *testing.T) {
 		}
 		wantError(t, "an unrelated version from another writer", cl3("PUT", "/api/v1/cluster/zones/shared.test", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 409, "conflict", `cluster token "ns2"`)
 		wantError(t, "a delete from another writer", e.do(t, req{method: "DELETE", path: "/api/v1/cluster/zones/shared.test", token: tok3.Secret}), 409, "conflict", `cluster token "ns2"`)
+		wantError(t, "a delete from another writer that saw an older version", e.do(t, req{method: "DELETE", path: "/api/v1/cluster/zones/shared.test?serial=2026120401", token: tok3.Secret}), 409, "conflict", "has changed since")
+		wantError(t, "a delete with a bad serial", e.do(t, req{method: "DELETE", path: "/api/v1/cluster/zones/shared.test?serial=x", token: tok3.Secret}), 400, "invalid", "serial")
 		wantError(t, "an unknown sender role", cl3("PUT", "/api/v1/cluster/zones/shared.test?role=boss", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 400, "invalid", "role")
 		wantError(t, "a bad takeover flag", cl3("PUT", "/api/v1/cluster/zones/shared.test?takeover=yes", api.ClusterZone{Serial: 2026120405, Text: clusterZoneText(2026120405, "192.0.2.50")}), 400, "invalid", "takeover")
 		got = api.ClusterApplied{}
@@ -110,6 +112,7 @@ func TestClusterAPI(t *testing.T) {
 		wantStatus(t, "a takeover", cl("PUT", "/api/v1/cluster/zones/shared.test?takeover=true", api.ClusterZone{Serial: 2026120406, Text: clusterZoneText(2026120406, "192.0.2.60")}), 200, nil)
 		wantStatus(t, "a sync member writes without owning", cl3("PUT", "/api/v1/cluster/zones/shared.test?role=sync", api.ClusterZone{Serial: 2026120407, Text: clusterZoneText(2026120407, "192.0.2.70")}), 200, nil)
 		wantError(t, "reverse trust on a server without a cluster engine", cl("POST", "/api/v1/cluster/peers", api.ClusterPeer{Host: "ns1.test", URL: "https://127.0.0.1:1", Token: "t", Role: "standalone"}), 503, "unavailable", "reverse trust needs a poolctl server")
+		wantStatus(t, "a delete from another writer that saw this version", e.do(t, req{method: "DELETE", path: "/api/v1/cluster/zones/shared.test?serial=2026120407", token: tok3.Secret}), 204, nil)
 		wantStatus(t, "delete", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		wantStatus(t, "delete again", cl("DELETE", "/api/v1/cluster/zones/shared.test", nil), 204, nil)
 		if _, err := zs.Get(t.Context(), "shared.test"); err == nil {

@@ -51,7 +51,7 @@ type Zones interface {
 	ReplicaSerials(ctx context.Context) ([]api.ClusterZoneSerial, error)
 	ReplicaZone(ctx context.Context, zone string) (api.ClusterZone, error)
 	ApplyReplica(ctx context.Context, zone string, in api.ClusterZone, from zones.ReplicaSource) (api.ClusterApplied, error)
-	DeleteReplica(ctx context.Context, zone, writer string) error
+	DeleteReplicaSeen(ctx context.Context, zone, writer string, seen uint32) error
 }
 
 // Cluster is the DNS cluster engine (internal/cluster) as the API needs it.

@@ -410,9 +410,11 @@ func (s *Service) pushRead(ctx context.Context, m store.ClusterMember, c Member,
 		if err != nil {
 			return false, err
 		}
-		if _, had := agreed[zone]; !had {
+		a, had := agreed[zone]
+		if !had {
 			return false, nil
 		}
+		put.Seen = a.Serial
 		err = c.ClusterDeleteZone(rctx, zone, put)
 		if isStatus(err, http.StatusConflict) {
 			s.recordConflict(ctx, m, c, zone, api.ConflictRefused, fmt.Sprintf("zone %s was deleted here but %s refused to delete it: %s", zone, m.Host, errorText(err)), side{}, side{})

@@ -183,6 +183,14 @@ func (s *Service) ApplyReplica(ctx context.Context, zone string, in api.ClusterZ
 // writes is not its to delete (a Conflict). writer is empty when this
 // server deletes a zone it fetched.
 func (s *Service) DeleteReplica(ctx context.Context, zone, writer string) error {
+	return s.DeleteReplicaSeen(ctx, zone, writer, 0)
+}
+
+// DeleteReplicaSeen is DeleteReplica from a sender that has seen serial
+// seen of the zone here (0: unknown): a zone another sender wrote last is
+// deleted when the sender saw its current version (the two share it, as
+// sync servers of one cluster do).
+func (s *Service) DeleteReplicaSeen(ctx context.Context, zone, writer string, seen uint32) error {
 	name, err := zoneName(zone)
 	if err != nil {
 		return err
@@ -193,7 +201,14 @@ func (s *Service) DeleteReplica(ctx context.Context, zone, writer string) error 
 			return err
 		}
 		if have != "" && have != writer {
-			return apperr.New(apperr.Conflict, "zone %s is written here by another server (cluster token %q): not deleted", name, have)
+			z, err := s.st.GetZone(ctx, name)
+			switch {
+			case errors.Is(err, apperr.NotFound):
+			case err != nil:
+				return err
+			case seen == 0 || z.Serial != seen:
+				return apperr.New(apperr.Conflict, "zone %s is written here by another server (cluster token %q) and has changed since the sender saw it (serial %d here): not deleted", name, have, z.Serial)
+			}
 		}
 	}
 	if err := s.st.DropClusterWriter(ctx, name); err != nil {
