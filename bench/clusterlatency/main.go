@@ -32,12 +32,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -79,15 +77,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "clusterlatency: --changes must be 1..1000, --poll and --change-timeout positive")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.total)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clusterlatency:", err)
-		os.Exit(1)
-	}
+	procs.Main("clusterlatency", o.total, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // side is one way of running three nameservers: its primary takes the

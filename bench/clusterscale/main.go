@@ -27,12 +27,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
@@ -66,15 +64,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "clusterscale: --zones 1..100000, --records 3..10000, --parallel 1..64")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.total)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clusterscale:", err)
-		os.Exit(1)
-	}
+	procs.Main("clusterscale", o.total, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func zoneName(i int) string { return fmt.Sprintf("z%05d.test", i) }

@@ -28,13 +28,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -81,15 +79,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "propagation: --changes must be 1..1000, --poll and --change-timeout positive")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.total)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "propagation:", err)
-		os.Exit(1)
-	}
+	procs.Main("propagation", o.total, func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // proc is a child process (poolctl, NSD).

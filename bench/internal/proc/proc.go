@@ -3,9 +3,11 @@
 package proc
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 	"time"
 )
@@ -69,4 +71,19 @@ func (p *Proc) Kill() {
 	}
 	_ = p.Cmd.Process.Kill()
 	<-p.done
+}
+
+// Main runs a benchmark's body bounded by total and stopped by SIGINT or
+// SIGTERM (its children are stopped on the way out), printing its error
+// as "name: err" and exiting 1 on failure.
+func Main(name string, total time.Duration, run func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), total)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
