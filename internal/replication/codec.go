@@ -152,6 +152,11 @@ func (c *Codec) Encode(dst []byte, id ID, plain []byte) ([]byte, error) {
 	return c.aead.Seal(dst, nonce[:], payload, ad[:]), nil
 }
 
+// Compressed reports whether a stored chunk (as Encode returns it) holds
+// compressed data: false when compression did not shrink the chunk, the sign
+// of random or encrypted content, or when it was too small to try.
+func Compressed(stored []byte) bool { return len(stored) >= headerLen && stored[4]&flagZstd != 0 }
+
 func aad(header []byte, id ID) (ad [headerLen + 32]byte) {
 	copy(ad[:], header)
 	copy(ad[headerLen:], id[:])

@@ -46,7 +46,13 @@ type SnapshotStats struct {
 	ChunksNew, ChunksReused          int
 	BytesNew                         int64 // plaintext bytes of new chunks
 	BytesUploaded                    int64 // stored (compressed, encrypted) bytes put
-	Duration                         time.Duration
+	// BytesIncompressible are the plaintext bytes of new chunks that
+	// compression did not shrink (chunks of at most 64 bytes are not tried
+	// and not counted).
+	BytesIncompressible int64
+	// Change compares the tree with Previous; zero without one.
+	Change   Change
+	Duration time.Duration
 }
 
 func (s *SnapshotStats) add(o SnapshotStats) {
@@ -57,6 +63,7 @@ func (s *SnapshotStats) add(o SnapshotStats) {
 	s.ChunksReused += o.ChunksReused
 	s.BytesNew += o.BytesNew
 	s.BytesUploaded += o.BytesUploaded
+	s.BytesIncompressible += o.BytesIncompressible
 }
 
 type inodeKey struct{ dev, ino uint64 }
@@ -154,10 +161,13 @@ func Snapshot(ctx context.Context, root string, opts SnapshotOptions) (*Manifest
 		}
 		m.Entries = append(m.Entries, e)
 	}
-	up := &uploader{store: opts.Store, codec: opts.Codec, claimed: make(map[ID]struct{})}
+	up := &uploader{store: opts.Store, codec: opts.Codec, claimed: make(map[ID]struct{}), incompressible: make(map[ID]struct{})}
 	rst, err := up.readFiles(ctx, root, m.Entries, toRead, params, opts.Workers)
 	if err == nil {
 		st.Vanished += dropVanished(m)
+		if opts.Previous != nil {
+			st.Change = Compare(opts.Previous, m, up.incompressible)
+		}
 	}
 	if fl, ok := opts.Store.(Flusher); ok && err == nil {
 		err = fl.Flush(ctx)
@@ -179,6 +189,8 @@ type uploader struct {
 	codec   *Codec
 	mu      sync.Mutex
 	claimed map[ID]struct{}
+	// incompressible holds the new chunks that compression did not shrink.
+	incompressible map[ID]struct{}
 }
 
 func (u *uploader) readFiles(ctx context.Context, root string, entries []Entry, idx []int, p ChunkParams, workers int) (SnapshotStats, error) {
@@ -284,6 +296,12 @@ func (u *uploader) store1(ctx context.Context, id ID, data []byte, st *SnapshotS
 	}
 	st.ChunksNew++
 	st.BytesNew += int64(len(data))
+	if len(data) > 64 && !Compressed(buf) {
+		st.BytesIncompressible += int64(len(data))
+		u.mu.Lock()
+		u.incompressible[id] = struct{}{}
+		u.mu.Unlock()
+	}
 	st.BytesUploaded += int64(len(buf))
 	return buf, nil
 }
