@@ -49,6 +49,7 @@ type Pool struct {
 	Preset           string    `json:"preset"`
 	Description      string    `json:"description,omitempty"`
 	FailoverRecord   string    `json:"failover_record,omitempty"`
+	DNSProvider      string    `json:"dns_provider,omitempty"` // where the failover record is published; "" = the built-in zones
 	FailoverDelay    Duration  `json:"failover_delay"`
 	TTL              int       `json:"ttl"`
 	Failback         string    `json:"failback"`
@@ -63,14 +64,21 @@ type Pool struct {
 	UpdatedAt        time.Time `json:"updated_at"`
 }
 
-// Banner is the failover notice a pool shows until an operator acknowledges it.
+// Banner is the notice of a pool's latest failover. Until an operator
+// acknowledges it the dashboard shows it in full; acknowledged, it shrinks
+// to one line, until the next failover replaces it.
 type Banner struct {
-	Message string    `json:"message"`
-	From    string    `json:"from,omitempty"`
-	To      string    `json:"to,omitempty"`
-	At      time.Time `json:"at"`
-	EventID int64     `json:"event_id,omitempty"`
+	Message        string     `json:"message"`
+	From           string     `json:"from,omitempty"`
+	To             string     `json:"to,omitempty"`
+	At             time.Time  `json:"at"`
+	EventID        int64      `json:"event_id,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"` // a dashboard user, or "api"
 }
+
+// Open reports whether b is a failover not yet acknowledged.
+func (b *Banner) Open() bool { return b != nil && b.AcknowledgedAt == nil }
 
 // PoolCreate is the body of POST /api/v1/pools. Zero values take defaults.
 type PoolCreate struct {
@@ -78,6 +86,7 @@ type PoolCreate struct {
 	Preset           string   `json:"preset,omitempty"`
 	Description      string   `json:"description,omitempty"`
 	FailoverRecord   string   `json:"failover_record,omitempty"`
+	DNSProvider      string   `json:"dns_provider,omitempty"` // a provider of /api/v1/dns/providers; "" = the built-in zones
 	FailoverDelay    Duration `json:"failover_delay,omitempty"`
 	TTL              int      `json:"ttl,omitempty"`
 	Failback         string   `json:"failback,omitempty"`
@@ -89,6 +98,7 @@ type PoolCreate struct {
 type PoolUpdate struct {
 	Description      *string   `json:"description,omitempty"`
 	FailoverRecord   *string   `json:"failover_record,omitempty"`
+	DNSProvider      *string   `json:"dns_provider,omitempty"` // "" goes back to the built-in zones
 	FailoverDelay    *Duration `json:"failover_delay,omitempty"`
 	TTL              *int      `json:"ttl,omitempty"`
 	Failback         *string   `json:"failback,omitempty"`

@@ -65,6 +65,9 @@ func TestImportDirection(t *testing.T) {
 		// DNS providers publish records elsewhere: they know nothing of the
 		// store, the fleet or the server's HTTP side.
 		{"internal/dnsprovider", []string{mod + "internal/store", mod + "internal/fleet", mod + "internal/apiserver", mod + "internal/web"}, true},
+		// The DNS provider registry meets the store and the providers: it
+		// knows nothing of the server's HTTP side, the fleet or the engines.
+		{"internal/dnsprov", []string{mod + "internal/apiserver", mod + "internal/web", mod + "internal/fleet", mod + "internal/failover", mod + "internal/cli", mod + "internal/zones"}, false},
 		// The linked-nodes engine reaches agents through fleet jobs only.
 		{"internal/links", []string{"net/http", mod + "internal/apiserver", mod + "internal/web", mod + "internal/agent", mod + "internal/cli", mod + "client"}, false},
 		// The monitor engine turns events into incidents and queues messages:

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
 )
 
 // Pool is a pool row.
@@ -22,14 +24,15 @@ type Pool struct {
 	Failback         string
 	HeartbeatTimeout time.Duration
 	Hook             string
-	ActiveMemberID   int64 // 0 when none
+	DNSProvider      string // the provider of the failover record; "" = the built-in zones
+	ActiveMemberID   int64  // 0 when none
 	Banner           *api.Banner
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
 
 const poolCols = `id, name, preset, description, failover_record, failover_delay_ms, ttl, failback,
-	heartbeat_timeout_ms, hook, active_member_id, banner, created_at, updated_at`
+	heartbeat_timeout_ms, hook, active_member_id, banner, created_at, updated_at, dns_provider`
 
 func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
 	var (
@@ -40,7 +43,7 @@ func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
 		created, upd   int64
 	)
 	err := row.Scan(&p.ID, &p.Name, &p.Preset, &p.Description, &p.FailoverRecord, &delay, &p.TTL, &p.Failback,
-		&timeout, &p.Hook, &active, &banner, &created, &upd)
+		&timeout, &p.Hook, &active, &banner, &created, &upd, &p.DNSProvider)
 	if err != nil {
 		return p, err
 	}
@@ -62,10 +65,10 @@ func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
 func (s *Store) CreatePool(ctx context.Context, p *Pool, now time.Time) error {
 	p.CreatedAt, p.UpdatedAt = now.UTC(), now.UTC()
 	err := s.w.QueryRowContext(ctx, `INSERT INTO pools (name, preset, description, failover_record, failover_delay_ms,
-		ttl, failback, heartbeat_timeout_ms, hook, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id`,
+		ttl, failback, heartbeat_timeout_ms, hook, created_at, updated_at, dns_provider)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id`,
 		p.Name, p.Preset, p.Description, p.FailoverRecord, p.FailoverDelay.Milliseconds(), p.TTL, p.Failback,
-		p.HeartbeatTimeout.Milliseconds(), p.Hook, ms(now), ms(now)).Scan(&p.ID)
+		p.HeartbeatTimeout.Milliseconds(), p.Hook, ms(now), ms(now), p.DNSProvider).Scan(&p.ID)
 	return classify(err, fmt.Sprintf("pool %q", p.Name))
 }
 
@@ -97,9 +100,9 @@ func (s *Store) ListPools(ctx context.Context) ([]Pool, error) {
 func (s *Store) UpdatePool(ctx context.Context, p *Pool, now time.Time) error {
 	p.UpdatedAt = now.UTC()
 	res, err := s.w.ExecContext(ctx, `UPDATE pools SET description=$1, failover_record=$2, failover_delay_ms=$3,
-		ttl=$4, failback=$5, heartbeat_timeout_ms=$6, hook=$7, updated_at=$8 WHERE id=$9`,
+		ttl=$4, failback=$5, heartbeat_timeout_ms=$6, hook=$7, updated_at=$8, dns_provider=$10 WHERE id=$9`,
 		p.Description, p.FailoverRecord, p.FailoverDelay.Milliseconds(), p.TTL, p.Failback,
-		p.HeartbeatTimeout.Milliseconds(), p.Hook, ms(now), p.ID)
+		p.HeartbeatTimeout.Milliseconds(), p.Hook, ms(now), p.ID, p.DNSProvider)
 	return mustAffect(res, err, fmt.Sprintf("pool %q", p.Name))
 }
 
@@ -132,7 +135,38 @@ func (s *Store) SetActiveMember(ctx context.Context, poolID, memberID int64, ban
 	})
 }
 
-// ClearBanner removes a pool's failover banner (acknowledged).
+// AckBanner marks a pool's failover banner acknowledged by who at now. It
+// fails with a Conflict wrapping ErrBannerChanged when the pool's banner is
+// no longer the one of failover at (a newer failover replaced it).
+func (s *Store) AckBanner(ctx context.Context, poolID int64, at time.Time, eventID int64, who string, now time.Time) (*api.Banner, error) {
+	var out *api.Banner
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var raw sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT banner FROM pools WHERE id=$1`, poolID).Scan(&raw); err != nil {
+			return classify(err, fmt.Sprintf("pool %d", poolID))
+		}
+		var b api.Banner
+		if !raw.Valid || raw.String == "" || json.Unmarshal([]byte(raw.String), &b) != nil || !b.At.Equal(at) || b.EventID != eventID {
+			return apperr.Wrap(apperr.Conflict, ErrBannerChanged, "the pool failed over again meanwhile")
+		}
+		if b.AcknowledgedAt == nil {
+			t := now.UTC()
+			b.AcknowledgedAt, b.AcknowledgedBy = &t, who
+			enc, _ := json.Marshal(b)
+			if _, err := tx.ExecContext(ctx, `UPDATE pools SET banner=$1, updated_at=$2 WHERE id=$3`, string(enc), ms(now), poolID); err != nil {
+				return fmt.Errorf("acknowledge banner: %w", err)
+			}
+		}
+		out = &b
+		return nil
+	})
+	return out, err
+}
+
+// ErrBannerChanged: the banner to acknowledge was replaced by a newer one.
+var ErrBannerChanged = errors.New("failover banner changed")
+
+// ClearBanner removes a pool's failover banner.
 func (s *Store) ClearBanner(ctx context.Context, poolID int64, now time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE pools SET banner=NULL, updated_at=$1 WHERE id=$2`, ms(now), poolID)
 	return mustAffect(res, err, fmt.Sprintf("pool %d", poolID))
