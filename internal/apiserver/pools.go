@@ -61,7 +61,7 @@ func (s *Server) deletePool(w http.ResponseWriter, r *http.Request) (any, error)
 }
 
 func (s *Server) ackBanner(w http.ResponseWriter, r *http.Request) (any, error) {
-	return s.d.Fleet.AckBanner(r.Context(), r.PathValue("pool"))
+	return s.d.Fleet.AckBanner(r.Context(), r.PathValue("pool"), "api")
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -208,7 +208,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	e.stopDeciding = func() { once.Do(func() { cancel(); <-done }) }
 	e.stops = append(e.stops, e.stopDeciding)
 
-	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Cluster: e.cluster, Protections: e.protection, Links: e.links, Notify: e.notifyAdmin, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
+	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Cluster: e.cluster, Protections: e.protection, Links: e.links, Notify: e.notifyAdmin, Failover: e.failover, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
 		Logger: log, Version: Version, Releases: o.releases})
 	if err != nil {
 		e.stop()

@@ -31,8 +31,11 @@ func printPool(g *globals, p api.Pool) error {
 		row(w, "failback:", p.Failback)
 		row(w, "heartbeat timeout:", p.HeartbeatTimeout)
 		row(w, "hook:", orDash(p.Hook))
-		if p.Banner != nil {
-			row(w, "FAILOVER:", p.Banner.Message+" (acknowledge with `poolctl pool ack "+p.Name+"`)")
+		switch b := p.Banner; {
+		case b.Open():
+			row(w, "FAILOVER:", b.Message+" (acknowledge with `poolctl pool ack "+p.Name+"`)")
+		case b != nil:
+			row(w, "last failover:", b.Message+" (acknowledged by "+b.AcknowledgedBy+" at "+b.AcknowledgedAt.Format(time.RFC3339)+")")
 		}
 	})
 }
@@ -97,7 +100,7 @@ func poolListCmd(g *globals) *cobra.Command {
 				for _, p := range ps {
 					state := "ok"
 					switch {
-					case p.Banner != nil:
+					case p.Banner.Open():
 						state = "failed over"
 					case p.HealthyCount < p.MemberCount:
 						state = "degraded"

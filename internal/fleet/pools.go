@@ -217,8 +217,10 @@ func (s *Service) DeletePool(ctx context.Context, name string, force bool) (api.
 	return api.PoolDeleteResult{Pool: name, RemovedMembers: removed}, nil
 }
 
-// AckBanner acknowledges a pool's failover banner.
-func (s *Service) AckBanner(ctx context.Context, name string) (api.Pool, error) {
+// AckBanner acknowledges a pool's failover banner on behalf of who (a
+// dashboard user, or "api"): the banner stays, shrunk to one line, until
+// the next failover. Acknowledging it again changes nothing.
+func (s *Service) AckBanner(ctx context.Context, name, who string) (api.Pool, error) {
 	p, err := s.st.GetPool(ctx, name)
 	if err != nil {
 		return api.Pool{}, err
@@ -226,11 +228,15 @@ func (s *Service) AckBanner(ctx context.Context, name string) (api.Pool, error) 
 	if p.Banner == nil {
 		return api.Pool{}, apperr.New(apperr.Conflict, "pool %s has no failover banner to acknowledge", name)
 	}
-	if err := s.st.ClearBanner(ctx, p.ID, s.now()); err != nil {
+	if !p.Banner.Open() {
+		return s.poolAPI(ctx, p)
+	}
+	b, err := s.st.AckBanner(ctx, p.ID, p.Banner.At, p.Banner.EventID, who, s.now())
+	if err != nil {
 		return api.Pool{}, err
 	}
-	p.Banner = nil
-	s.Emit(ctx, api.Event{Kind: "pool.banner_acknowledged", Pool: name, Message: fmt.Sprintf("failover banner of pool %s acknowledged", name)})
+	p.Banner = b
+	s.Emit(ctx, api.Event{Kind: "pool.banner_acknowledged", Pool: name, Message: fmt.Sprintf("failover banner of pool %s acknowledged by %s", name, who)})
 	return s.poolAPI(ctx, p)
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/apperr"
 )
 
 // Pool is a pool row.
@@ -133,7 +135,38 @@ func (s *Store) SetActiveMember(ctx context.Context, poolID, memberID int64, ban
 	})
 }
 
-// ClearBanner removes a pool's failover banner (acknowledged).
+// AckBanner marks a pool's failover banner acknowledged by who at now. It
+// fails with a Conflict wrapping ErrBannerChanged when the pool's banner is
+// no longer the one of failover at (a newer failover replaced it).
+func (s *Store) AckBanner(ctx context.Context, poolID int64, at time.Time, eventID int64, who string, now time.Time) (*api.Banner, error) {
+	var out *api.Banner
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var raw sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT banner FROM pools WHERE id=$1`, poolID).Scan(&raw); err != nil {
+			return classify(err, fmt.Sprintf("pool %d", poolID))
+		}
+		var b api.Banner
+		if !raw.Valid || raw.String == "" || json.Unmarshal([]byte(raw.String), &b) != nil || !b.At.Equal(at) || b.EventID != eventID {
+			return apperr.Wrap(apperr.Conflict, ErrBannerChanged, "the pool failed over again meanwhile")
+		}
+		if b.AcknowledgedAt == nil {
+			t := now.UTC()
+			b.AcknowledgedAt, b.AcknowledgedBy = &t, who
+			enc, _ := json.Marshal(b)
+			if _, err := tx.ExecContext(ctx, `UPDATE pools SET banner=$1, updated_at=$2 WHERE id=$3`, string(enc), ms(now), poolID); err != nil {
+				return fmt.Errorf("acknowledge banner: %w", err)
+			}
+		}
+		out = &b
+		return nil
+	})
+	return out, err
+}
+
+// ErrBannerChanged: the banner to acknowledge was replaced by a newer one.
+var ErrBannerChanged = errors.New("failover banner changed")
+
+// ClearBanner removes a pool's failover banner.
 func (s *Store) ClearBanner(ctx context.Context, poolID int64, now time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE pools SET banner=NULL, updated_at=$1 WHERE id=$2`, ms(now), poolID)
 	return mustAffect(res, err, fmt.Sprintf("pool %d", poolID))

@@ -33,6 +33,7 @@ type PoolNav struct {
 	Name   string
 	Tab    string
 	Banner *api.Banner
+	Fo     foChoice // what the banner offers to make active
 }
 
 // MemberNav is the member header and tabs.
@@ -103,7 +104,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"bannerOf": func(b Base) bannerData {
 			d := bannerData{CSRF: b.ActionCSRF()}
 			if b.Pool != nil {
-				d.Pool, d.Banner = b.Pool.Name, b.Pool.Banner
+				d.Pool, d.Banner, d.foChoice = b.Pool.Name, b.Pool.Banner, b.Pool.Fo
 			}
 			return d
 		},

@@ -213,7 +213,7 @@ func (h *Handler) poolLive(w http.ResponseWriter, r *http.Request) error {
 		if err := add("kpis", "kpis", d.K); err != nil {
 			return nil, err
 		}
-		if err := add("banner", "banner", bannerData{Pool: pool, Banner: d.Pool.Banner, CSRF: actionCSRF(r)}); err != nil {
+		if err := add("banner", "banner", bannerData{Pool: pool, Banner: d.Pool.Banner, CSRF: actionCSRF(r), foChoice: d.Pool.Fo}); err != nil {
 			return nil, err
 		}
 		if err := add("preferred", "preferred", d.Pref); err != nil {
@@ -246,6 +246,7 @@ func (h *Handler) tilesFragment(w http.ResponseWriter, r *http.Request) error {
 
 // bannerData is the failover banner partial's data.
 type bannerData struct {
+	foChoice
 	Pool   string
 	Banner *api.Banner
 	CSRF   string

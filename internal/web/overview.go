@@ -51,7 +51,15 @@ func (h *Handler) poolNav(ctx context.Context, name, tab string) (api.Pool, *Poo
 	if err != nil {
 		return p, nil, err
 	}
-	return p, &PoolNav{Name: p.Name, Tab: tab, Banner: p.Banner}, nil
+	nav := &PoolNav{Name: p.Name, Tab: tab, Banner: p.Banner}
+	if p.Banner.Open() {
+		ms, err := h.fl.Members(ctx, name)
+		if err != nil {
+			return p, nil, err
+		}
+		nav.Fo = choices(p, ms)
+	}
+	return p, nav, nil
 }
 
 func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) error {
@@ -59,9 +67,10 @@ func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	banner := d.Pool.Banner
+	nav := d.Pool
 	d.Base = h.pageBase(w, r, d.K.Pool+" · overview", "pools")
-	d.Pool = &PoolNav{Name: d.K.Pool, Tab: "overview", Banner: banner}
+	nav.Name, nav.Tab = d.K.Pool, "overview"
+	d.Pool = nav
 	d.Live = "/pools/" + url.PathEscape(d.K.Pool) + "/live?v=" + d.Sig
 	h.render(w, r, http.StatusOK, "overview", d)
 	return nil
@@ -79,7 +88,7 @@ func (h *Handler) overview(ctx context.Context, pool string) (*overviewPage, err
 	}
 	now := h.now()
 	d := &overviewPage{Sig: memberSig(ms)}
-	d.Pool = &PoolNav{Banner: p.Banner}
+	d.Pool = &PoolNav{Banner: p.Banner, Fo: choices(p, ms)}
 	if d.K, err = h.kpis(ctx, p, ms, now); err != nil {
 		return nil, err
 	}

@@ -112,17 +112,3 @@ func (h *Handler) deletePool(w http.ResponseWriter, r *http.Request) error {
 	}
 	return h.redirect(w, r, "/", msg)
 }
-
-// ackBanner acknowledges the pool's failover banner and returns to the
-// page the operator was on.
-func (h *Handler) ackBanner(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("pool")
-	back := localPath(r.PostFormValue("back"))
-	if back == "/" {
-		back = "/pools/" + url.PathEscape(name)
-	}
-	if _, err := h.fl.AckBanner(r.Context(), name); err != nil {
-		return err
-	}
-	return h.redirect(w, r, back, "Failover banner of pool "+name+" acknowledged.")
-}

@@ -25,7 +25,7 @@ type poolRow struct {
 // current health ("failed over · degraded").
 func poolStatus(p api.Pool) (text, class string) {
 	text, class = healthStatus(p)
-	if p.Banner != nil {
+	if p.Banner.Open() {
 		return "failed over · " + text, "s-failover"
 	}
 	return text, class

@@ -27,6 +27,8 @@ func (h *Handler) routes() {
 	m.Handle("GET /pools/{pool}/tiles", h.page(h.tilesFragment))
 	m.Handle("GET /pools/{pool}/live", h.page(h.poolLive))
 	m.Handle("POST /pools/{pool}/ack", h.page(h.ackBanner))
+	m.Handle("GET /pools/{pool}/members/{member}/make-active", h.page(h.makeActiveConfirm))
+	m.Handle("POST /pools/{pool}/members/{member}/make-active", h.page(h.makeActive))
 	m.Handle("GET /pools/{pool}/settings", h.page(h.poolSettingsPage))
 	m.Handle("POST /pools/{pool}/settings", h.page(h.updatePool))
 	m.Handle("POST /pools/{pool}/delete", h.page(h.deletePool))

@@ -96,12 +96,12 @@ func TestDashboardTemplates(t *testing.T) {
 	e := newEnv(t)
 	for _, name := range []string{"login", "error", "pools", "overview", "pool_settings", "member_new", "member", "member_status",
 		"member_jobs", "job", "member_settings", "member_stack", "events", "zones", "zone", "account",
-		"protections", "protection", "protection_run", "member_accounts", "dns_cluster", "links", "link_child", "distribution_run", "pool_members", "notifications"} {
+		"protections", "protection", "protection_run", "member_accounts", "dns_cluster", "links", "link_child", "distribution_run", "pool_members", "notifications", "make_active"} {
 		if e.h.tpl.pages[name] == nil {
 			t.Errorf("no page template %s", name)
 		}
 	}
-	if n := len(e.h.tpl.pages); n != 26 {
-		t.Errorf("%d page templates, want 26", n)
+	if n := len(e.h.tpl.pages); n != 27 {
+		t.Errorf("%d page templates, want 27", n)
 	}
 }

@@ -75,7 +75,10 @@ type Config struct {
 	// Notify is notifications and monitoring routes; nil: the
 	// Notifications page says they are not available.
 	Notify Notify
-	Store  *store.Store
+	// Failover makes a member active from the failover banner; nil: the
+	// dashboard answers that the engine does not run here.
+	Failover Failover
+	Store    *store.Store
 	// Context ends live streams; pass the server's lifetime so that a
 	// shutdown does not wait for open dashboards.
 	Context context.Context
