@@ -65,6 +65,26 @@ const (
 	RunRestore   = "restore"  // the standby is restoring
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
+	// RunNeedsConfirmation: the snapshot changed more of the account than
+	// the protection's guard allows (Run.Guard says how much), so the
+	// standby's copy was not touched; the run waits for
+	// POST /runs/{id}/confirm (the restore proceeds) or /reject.
+	RunNeedsConfirmation = "needs_confirmation"
+	// RunRejected: an operator rejected a run that needed confirmation;
+	// the standby kept its copy.
+	RunRejected = "rejected"
+)
+
+// Guard decisions on a run that needs confirmation.
+const (
+	GuardConfirmed = "confirmed"
+	GuardRejected  = "rejected"
+)
+
+// Default guard thresholds of a protection, in percent (0 turns one off).
+const (
+	DefaultGuardChanged        = 30
+	DefaultGuardIncompressible = 80
 )
 
 // Protection replicates one account from its source member to a standby
@@ -82,6 +102,13 @@ type Protection struct {
 	// Databases replicates the account's MariaDB databases and users too
 	// (default true).
 	Databases bool `json:"databases"`
+	// GuardChanged: a run that would delete or change more than this
+	// percentage of the account's files waits for confirmation before it
+	// replaces the standby's copy; GuardIncompressible: likewise when more
+	// than this percentage of the files' bytes were replaced by content
+	// that does not compress (the sign of encryption). 1..100, 0 = off.
+	GuardChanged        int `json:"guard_changed"`
+	GuardIncompressible int `json:"guard_incompressible"`
 
 	NextRunAt  *time.Time `json:"next_run_at,omitempty"`
 	LastRun    *Run       `json:"last_run,omitempty"`
@@ -119,6 +146,10 @@ type ProtectionCreate struct {
 	TTL       int      `json:"ttl,omitempty"`      // default 300
 	Databases *bool    `json:"databases,omitempty"`
 	Paused    bool     `json:"paused,omitempty"`
+	// Guard thresholds in percent, 0..100 (0 = off); absent: the defaults
+	// DefaultGuardChanged and DefaultGuardIncompressible.
+	GuardChanged        *int `json:"guard_changed,omitempty"`
+	GuardIncompressible *int `json:"guard_incompressible,omitempty"`
 }
 
 // ProtectionUpdate is the body of PATCH /protections/{id}; absent fields
@@ -127,21 +158,50 @@ type ProtectionUpdate struct {
 	Schedule *string   `json:"schedule,omitempty"`
 	Records  *[]string `json:"records,omitempty"`
 	TTL      *int      `json:"ttl,omitempty"`
+	// Guard thresholds in percent, 0..100 (0 = off).
+	GuardChanged        *int `json:"guard_changed,omitempty"`
+	GuardIncompressible *int `json:"guard_incompressible,omitempty"`
 }
 
 // Run is one replication run of a protection.
 type Run struct {
-	ID         int64      `json:"id"`
-	Protection int64      `json:"protection"`
-	Status     string     `json:"status"`
-	Trigger    string     `json:"trigger"` // schedule | manual
-	SourceJob  int64      `json:"source_job,omitempty"`
-	StandbyJob int64      `json:"standby_job,omitempty"`
-	Stats      *RunStats  `json:"stats,omitempty"`
+	ID         int64     `json:"id"`
+	Protection int64     `json:"protection"`
+	Status     string    `json:"status"`
+	Trigger    string    `json:"trigger"` // schedule | manual
+	SourceJob  int64     `json:"source_job,omitempty"`
+	StandbyJob int64     `json:"standby_job,omitempty"`
+	Stats      *RunStats `json:"stats,omitempty"`
+	// Guard holds the guard's figures when the snapshot could be compared
+	// with the last good copy; its Reasons say why a run needs
+	// confirmation.
+	Guard      *RunGuard  `json:"guard,omitempty"`
 	Error      string     `json:"error,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// RunGuard is what the guard against replicating a disaster measured in a
+// run's snapshot of the account's files, against the last good copy.
+type RunGuard struct {
+	FilesTotal     int     `json:"files_total"` // regular files of the last good copy
+	FilesDeleted   int     `json:"files_deleted"`
+	FilesChanged   int     `json:"files_changed"`
+	ChangedPercent float64 `json:"changed_percent"` // (deleted + changed) / total
+	BytesTotal     int64   `json:"bytes_total"`     // bytes of those files
+	// BytesIncompressible: bytes of changed files whose new content did
+	// not compress; IncompressiblePercent is their share of BytesTotal.
+	BytesIncompressible   int64   `json:"bytes_incompressible"`
+	IncompressiblePercent float64 `json:"incompressible_percent"`
+	// The thresholds applied (0 = off).
+	GuardChanged        int `json:"guard_changed"`
+	GuardIncompressible int `json:"guard_incompressible"`
+	// Reasons is empty when the run was within the thresholds.
+	Reasons []string `json:"reasons,omitempty"`
+	// Decision is an operator's answer to a run that needed confirmation:
+	// confirmed or rejected.
+	Decision string `json:"decision,omitempty"`
 }
 
 // RunStats sum up a run; the source fills the snapshot half, the standby
@@ -171,6 +231,14 @@ type RunStats struct {
 	ManifestFiles  int   `json:"manifest_files"`
 	ManifestBytes  int64 `json:"manifest_bytes"`
 	ManifestChunks int   `json:"manifest_chunks"`
+
+	// The account's files against the last good copy's manifest (see
+	// replication.Change); all zero on a full snapshot.
+	FilesBefore         int   `json:"files_before,omitempty"`
+	FilesDeleted        int   `json:"files_deleted,omitempty"`
+	FilesChanged        int   `json:"files_changed,omitempty"`
+	BytesBefore         int64 `json:"bytes_before,omitempty"`
+	BytesIncompressible int64 `json:"bytes_incompressible,omitempty"`
 }
 
 // RunLogLine is one line of a run's log: the engine's own steps and the

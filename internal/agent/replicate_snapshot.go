@@ -322,6 +322,15 @@ func (r *replicator) snapshotTree(ctx context.Context, what, root string, up *up
 	stats.ChunksReused += st.ChunksReused
 	stats.BytesNew += st.BytesNew
 	stats.BytesUploaded += st.BytesUploaded
+	if what == "files" {
+		c := st.Change
+		stats.FilesBefore, stats.FilesDeleted, stats.FilesChanged = c.FilesBefore, c.FilesDeleted, c.FilesChanged
+		stats.BytesBefore, stats.BytesIncompressible = c.BytesBefore, c.BytesIncompressible
+		if prev != nil {
+			log(fmt.Sprintf("files against the last good copy: %d of %d deleted, %d changed; %s of %s rewritten with content that does not compress",
+				c.FilesDeleted, c.FilesBefore, c.FilesChanged, mib(c.BytesIncompressible), mib(c.BytesBefore)))
+		}
+	}
 	files, _, _, bytes, chunks := m.Stats()
 	stats.ManifestFiles += files
 	stats.ManifestBytes += bytes

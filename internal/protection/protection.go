@@ -225,6 +225,19 @@ func (s *Service) CreateProtection(ctx context.Context, pool string, in api.Prot
 	if err := validTTL(in.TTL); err != nil {
 		return api.Protection{}, err
 	}
+	guardChanged, guardIncompressible := api.DefaultGuardChanged, api.DefaultGuardIncompressible
+	if in.GuardChanged != nil {
+		guardChanged = *in.GuardChanged
+	}
+	if in.GuardIncompressible != nil {
+		guardIncompressible = *in.GuardIncompressible
+	}
+	if err := validGuard("guard_changed", guardChanged); err != nil {
+		return api.Protection{}, err
+	}
+	if err := validGuard("guard_incompressible", guardIncompressible); err != nil {
+		return api.Protection{}, err
+	}
 	if in.Source == "" || in.Standby == "" {
 		return api.Protection{}, apperr.New(apperr.Invalid, "source and standby members are required")
 	}
@@ -248,7 +261,8 @@ func (s *Service) CreateProtection(ctx context.Context, pool string, in api.Prot
 	}
 	next := sched.Next(s.now())
 	row := store.Protection{PoolID: p.ID, Account: in.Account, SourceID: src.ID, StandbyID: stb.ID, Schedule: sched.Text,
-		Records: recs, TTL: in.TTL, Databases: in.Databases == nil || *in.Databases, Paused: in.Paused, NextRunAt: &next}
+		Records: recs, TTL: in.TTL, Databases: in.Databases == nil || *in.Databases, Paused: in.Paused, NextRunAt: &next,
+		GuardChanged: guardChanged, GuardIncompressible: guardIncompressible}
 	if err := s.st.CreateProtection(ctx, &row, s.now()); err != nil {
 		return api.Protection{}, err
 	}
@@ -330,7 +344,8 @@ func (s *Service) toAPI(ctx context.Context, pr store.Protection) (api.Protectio
 	out := api.Protection{ID: pr.ID, Pool: pr.Pool, Account: pr.Account, Source: pr.Source, Standby: pr.Standby,
 		Schedule: pr.Schedule, Records: pr.Records, TTL: pr.TTL, Status: api.ProtectionActive, Databases: pr.Databases,
 		NextRunAt: pr.NextRunAt, LastGoodAt: pr.GoodAt, CutTo: pr.CutTo, CutAt: pr.CutAt, CutReason: pr.CutReason, Paused: pr.Paused,
-		ReversedAt: pr.ReversedAt, CreatedAt: pr.CreatedAt, UpdatedAt: pr.UpdatedAt}
+		ReversedAt: pr.ReversedAt, GuardChanged: pr.GuardChanged, GuardIncompressible: pr.GuardIncompressible,
+		CreatedAt: pr.CreatedAt, UpdatedAt: pr.UpdatedAt}
 	if pr.Paused {
 		out.Status, out.NextRunAt = api.ProtectionPaused, nil
 	}
@@ -353,7 +368,8 @@ func (s *Service) toAPI(ctx context.Context, pr store.Protection) (api.Protectio
 	return out, nil
 }
 
-// UpdateProtection changes a protection's schedule, records or TTL.
+// UpdateProtection changes a protection's schedule, records, TTL or guard
+// thresholds.
 func (s *Service) UpdateProtection(ctx context.Context, pool, account string, in api.ProtectionUpdate) (api.Protection, error) {
 	pr, err := s.protection(ctx, pool, account)
 	if err != nil {
@@ -384,8 +400,22 @@ func (s *Service) UpdateProtection(ctx context.Context, pool, account string, in
 		pr.TTL = *in.TTL
 		changes = append(changes, fmt.Sprintf("ttl %d", pr.TTL))
 	}
+	if in.GuardChanged != nil {
+		if err := validGuard("guard_changed", *in.GuardChanged); err != nil {
+			return api.Protection{}, err
+		}
+		pr.GuardChanged = *in.GuardChanged
+		changes = append(changes, "guard on changed files "+limit(pr.GuardChanged))
+	}
+	if in.GuardIncompressible != nil {
+		if err := validGuard("guard_incompressible", *in.GuardIncompressible); err != nil {
+			return api.Protection{}, err
+		}
+		pr.GuardIncompressible = *in.GuardIncompressible
+		changes = append(changes, "guard on incompressible content "+limit(pr.GuardIncompressible))
+	}
 	if len(changes) == 0 {
-		return api.Protection{}, apperr.New(apperr.Invalid, "nothing to change: give schedule, records or ttl")
+		return api.Protection{}, apperr.New(apperr.Invalid, "nothing to change: give schedule, records, ttl, guard_changed or guard_incompressible")
 	}
 	if err := s.st.UpdateProtection(ctx, &pr, s.now()); err != nil {
 		return api.Protection{}, err

@@ -179,7 +179,18 @@ func (s *Service) Step(ctx context.Context) {
 		if !ok || r.Status == api.RunQueued {
 			continue
 		}
-		if err := s.advance(ctx, pr, r); err != nil && !errors.Is(err, store.ErrRunEnded) {
+		if r.Status == api.RunNeedsConfirmation {
+			// Waiting for an operator takes no slot.
+			if r.Decision == "" {
+				continue
+			}
+			if err := s.decided(ctx, pr, r); err != nil && !errors.Is(err, store.ErrRunEnded) {
+				s.log.Warn("replication run", "run", r.ID, "err", err)
+			}
+			if r.FinishedAt != nil || r.Status == api.RunNeedsConfirmation {
+				continue
+			}
+		} else if err := s.advance(ctx, pr, r); err != nil && !errors.Is(err, store.ErrRunEnded) {
 			s.log.Warn("replication run", "run", r.ID, "err", err)
 		}
 		if r.FinishedAt == nil {
@@ -381,8 +392,34 @@ func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *stor
 	acct, _ := json.Marshal(res.Account)
 	stats := res.Stats
 	r.FilesManifest, r.DBManifest, r.Account, r.Stats = res.FilesManifest, res.DatabasesManifest, string(acct), &stats
-	args := api.RestoreArgs{Protection: pr.ID, Run: r.ID, Account: res.Account, Prefix: prefix,
-		FilesManifest: res.FilesManifest, DatabasesManifest: res.DatabasesManifest}
+	r.Guard = evaluate(pr.GuardChanged, pr.GuardIncompressible, stats)
+	s.logRun(ctx, r.ID,
+		fmt.Sprintf("snapshot done: %d files, %s read, %d chunks (%d new, %d reused), %s uploaded, %d database(s), in %s",
+			stats.Files, size(stats.BytesRead), stats.ChunksTotal, stats.ChunksNew, stats.ChunksReused, size(stats.BytesUploaded),
+			stats.Databases, time.Duration(stats.SnapshotMS)*time.Millisecond))
+	if g := r.Guard; g != nil {
+		s.logRun(ctx, r.ID, fmt.Sprintf("guard: %d of %d files deleted, %d changed (%.1f %%, limit %s); %s of %s rewritten incompressible (%.1f %%, limit %s)",
+			g.FilesDeleted, g.FilesTotal, g.FilesChanged, g.ChangedPercent, limit(g.GuardChanged), size(g.BytesIncompressible), size(g.BytesTotal),
+			g.IncompressiblePercent, limit(g.GuardIncompressible)))
+		if len(g.Reasons) > 0 {
+			return s.park(ctx, pr, r)
+		}
+	}
+	return s.startRestore(ctx, pr, r, res.Account)
+}
+
+// limit formats a guard threshold.
+func limit(pct int) string {
+	if pct == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d %%", pct)
+}
+
+// startRestore hands the run's snapshot to the standby's agent.
+func (s *Service) startRestore(ctx context.Context, pr store.Protection, r *store.Run, acct api.Account) error {
+	args := api.RestoreArgs{Protection: pr.ID, Run: r.ID, Account: acct, Prefix: prefixOf(pr.ID),
+		FilesManifest: r.FilesManifest, DatabasesManifest: r.DBManifest}
 	raw, _ := json.Marshal(args)
 	nj, err := s.fl.EnqueueJob(ctx, pr.Pool, pr.Standby, api.JobCreate{Kind: api.KindReplicationRestore, Args: raw, MaxAttempts: jobAttempts})
 	if err != nil {
@@ -399,11 +436,7 @@ func (s *Service) snapshotDone(ctx context.Context, pr store.Protection, r *stor
 		s.stopRun(ctx, cur, r)
 		return nil
 	}
-	s.logRun(ctx, r.ID,
-		fmt.Sprintf("snapshot done: %d files, %s read, %d chunks (%d new, %d reused), %s uploaded, %d database(s), in %s",
-			stats.Files, size(stats.BytesRead), stats.ChunksTotal, stats.ChunksNew, stats.ChunksReused, size(stats.BytesUploaded),
-			stats.Databases, time.Duration(stats.SnapshotMS)*time.Millisecond),
-		fmt.Sprintf("step 2/3: staged restore on %s (job %d)", pr.Standby, nj.ID))
+	s.logRun(ctx, r.ID, fmt.Sprintf("step 2/3: staged restore on %s (job %d)", pr.Standby, nj.ID))
 	return nil
 }
 

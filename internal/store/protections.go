@@ -103,14 +103,17 @@ type Protection struct {
 	// paused by the current cut.
 	CutNoticed bool
 	// ReversedAt is when source and standby were last swapped.
-	ReversedAt           *time.Time
-	CreatedAt, UpdatedAt time.Time
+	ReversedAt *time.Time
+	// GuardChanged and GuardIncompressible are the guard's thresholds in
+	// percent (0 = off), see api.Protection.
+	GuardChanged, GuardIncompressible int
+	CreatedAt, UpdatedAt              time.Time
 }
 
 const protectionCols = `pr.id, pr.pool_id, p.name, pr.account, pr.source_member_id, pr.standby_member_id, sm.name, bm.name,
 	pr.schedule, pr.records, pr.ttl, pr.with_databases, pr.paused, pr.next_run_at, pr.good_run_id, pr.good_at, pr.good_files,
 	pr.good_databases, pr.good_account, pr.full_next, pr.rpo_alerted, pr.cut_to_member_id, COALESCE(cm.name, ''), pr.cut_at, pr.cut_reason,
-	pr.cut_noticed, pr.reversed_at, pr.created_at, pr.updated_at`
+	pr.cut_noticed, pr.reversed_at, pr.guard_changed, pr.guard_incompressible, pr.created_at, pr.updated_at`
 
 const protectionFrom = ` FROM protections pr JOIN pools p ON p.id = pr.pool_id
 	JOIN members sm ON sm.id = pr.source_member_id JOIN members bm ON bm.id = pr.standby_member_id
@@ -128,7 +131,7 @@ func scanProtection(row interface{ Scan(...any) error }) (Protection, error) {
 	err := row.Scan(&p.ID, &p.PoolID, &p.Pool, &p.Account, &p.SourceID, &p.StandbyID, &p.Source, &p.Standby,
 		&p.Schedule, &records, &p.TTL, &p.Databases, &p.Paused, &next, &goodRun, &goodAt, &p.GoodFiles,
 		&p.GoodDBs, &p.GoodAccount, &p.FullNext, &p.RPOAlerted, &cutTo, &p.CutTo, &cutAt, &p.CutReason,
-		&p.CutNoticed, &reversed, &created, &updated)
+		&p.CutNoticed, &reversed, &p.GuardChanged, &p.GuardIncompressible, &created, &updated)
 	if err != nil {
 		return p, err
 	}
@@ -154,9 +157,10 @@ func nullID(id int64) any {
 func (s *Store) CreateProtection(ctx context.Context, p *Protection, now time.Time) error {
 	p.CreatedAt, p.UpdatedAt = now.UTC(), now.UTC()
 	err := s.w.QueryRowContext(ctx, `INSERT INTO protections (pool_id, account, source_member_id, standby_member_id, schedule, records,
-		ttl, with_databases, paused, next_run_at, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id`,
+		ttl, with_databases, paused, next_run_at, guard_changed, guard_incompressible, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`,
 		p.PoolID, p.Account, p.SourceID, p.StandbyID, p.Schedule, jsonText(p.Records), p.TTL, p.Databases, p.Paused,
-		msPtr(p.NextRunAt), ms(now), ms(now)).Scan(&p.ID)
+		msPtr(p.NextRunAt), p.GuardChanged, p.GuardIncompressible, ms(now), ms(now)).Scan(&p.ID)
 	return classify(err, fmt.Sprintf("protection of account %s", p.Account))
 }
 
@@ -203,8 +207,8 @@ func (s *Store) ListProtections(ctx context.Context, poolID int64) ([]Protection
 func (s *Store) UpdateProtection(ctx context.Context, p *Protection, now time.Time) error {
 	p.UpdatedAt = now.UTC()
 	return affect(fmt.Sprintf("protection %d", p.ID))(s.w.ExecContext(ctx, `UPDATE protections SET schedule=$1, records=$2, ttl=$3, paused=$4, next_run_at=$5,
-		full_next=$6, rpo_alerted=$7, updated_at=$8 WHERE id=$9`,
-		p.Schedule, jsonText(p.Records), p.TTL, p.Paused, msPtr(p.NextRunAt), p.FullNext, p.RPOAlerted, ms(now), p.ID))
+		full_next=$6, rpo_alerted=$7, guard_changed=$8, guard_incompressible=$9, updated_at=$10 WHERE id=$11`,
+		p.Schedule, jsonText(p.Records), p.TTL, p.Paused, msPtr(p.NextRunAt), p.FullNext, p.RPOAlerted, p.GuardChanged, p.GuardIncompressible, ms(now), p.ID))
 }
 
 // SetProtectionCut records where a protection's DNS points after a cut:
@@ -283,21 +287,24 @@ type Run struct {
 	FilesManifest, DBManifest string
 	Account                   string // api.Account JSON the source reported
 	LogCursor                 int64  // job log lines copied so far (of the job the run waits for)
+	// Decision is an operator's answer to a run that needs confirmation
+	// (written by DecideRun only; Guard.Decision shows it).
+	Decision string
 }
 
 const runCols = `id, protection_id, status, trigger_kind, source_job_id, standby_job_id, log_cursor, files_manifest,
-	databases_manifest, account, stats, error, created_at, started_at, finished_at`
+	databases_manifest, account, stats, error, created_at, started_at, finished_at, guard, decision`
 
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var (
 		r                 Run
 		srcJob, stbJob    sql.NullInt64
-		stats             string
+		stats, guard      string
 		created           int64
 		started, finished sql.NullInt64
 	)
 	err := row.Scan(&r.ID, &r.Protection, &r.Status, &r.Trigger, &srcJob, &stbJob, &r.LogCursor, &r.FilesManifest,
-		&r.DBManifest, &r.Account, &stats, &r.Error, &created, &started, &finished)
+		&r.DBManifest, &r.Account, &stats, &r.Error, &created, &started, &finished, &guard, &r.Decision)
 	if err != nil {
 		return r, err
 	}
@@ -308,13 +315,20 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 			return r, fmt.Errorf("run %d stats: %w", r.ID, err)
 		}
 	}
+	if guard != "" {
+		r.Guard = new(api.RunGuard)
+		if err := json.Unmarshal([]byte(guard), r.Guard); err != nil {
+			return r, fmt.Errorf("run %d guard: %w", r.ID, err)
+		}
+		r.Guard.Decision = r.Decision
+	}
 	r.CreatedAt = fromMs(created)
 	r.StartedAt, r.FinishedAt = fromNullMs(started), fromNullMs(finished)
 	return r, nil
 }
 
 // runActive is the SQL test for a run that has not ended.
-const runActive = `status IN ('queued', 'snapshot', 'restore')`
+const runActive = `status IN ('queued', 'snapshot', 'restore', 'needs_confirmation')`
 
 // CreateRun queues a run unless the protection has one that has not ended
 // (Conflict then).
@@ -387,17 +401,22 @@ func (s *Store) runEnded(ctx context.Context, id int64) error {
 // back into progress: writing one whose FinishedAt is nil over a run that
 // has ended changes nothing and returns ErrRunEnded.
 func (s *Store) UpdateRun(ctx context.Context, r *Run) error {
-	stats := "{}"
+	stats, guard := "{}", ""
 	if r.Stats != nil {
 		stats = jsonText(r.Stats)
 	}
+	if r.Guard != nil {
+		g := *r.Guard
+		g.Decision = "" // the decision column's
+		guard = jsonText(g)
+	}
 	q := `UPDATE replication_runs SET status=$1, source_job_id=$2, standby_job_id=$3, log_cursor=$4,
-		files_manifest=$5, databases_manifest=$6, account=$7, stats=$8, error=$9, started_at=$10, finished_at=$11 WHERE id=$12`
+		files_manifest=$5, databases_manifest=$6, account=$7, stats=$8, error=$9, started_at=$10, finished_at=$11, guard=$13 WHERE id=$12`
 	if r.FinishedAt == nil {
 		q += ` AND finished_at IS NULL`
 	}
 	res, err := s.w.ExecContext(ctx, q, r.Status, nullID(r.SourceJob), nullID(r.StandbyJob), r.LogCursor, r.FilesManifest, r.DBManifest,
-		r.Account, stats, r.Error, msPtr(r.StartedAt), msPtr(r.FinishedAt), r.ID)
+		r.Account, stats, r.Error, msPtr(r.StartedAt), msPtr(r.FinishedAt), r.ID, guard)
 	if err != nil {
 		return fmt.Errorf("update run %d: %w", r.ID, err)
 	}
@@ -424,6 +443,37 @@ func (s *Store) FailRun(ctx context.Context, r *Run, msg string, now time.Time) 
 	}
 	t := now.UTC()
 	r.Status, r.Error, r.FinishedAt = api.RunFailed, msg, &t
+	return true, nil
+}
+
+// DecideRun records an operator's decision (api.GuardConfirmed or
+// api.GuardRejected) on run id, which needs confirmation, and reports
+// whether this call did: false when the run does not need confirmation (any
+// more) or was decided already. The engine carries the decision out.
+func (s *Store) DecideRun(ctx context.Context, id int64, decision string) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE replication_runs SET decision=$1 WHERE id=$2 AND status=$3 AND decision=''`,
+		decision, id, api.RunNeedsConfirmation)
+	if err != nil {
+		return false, fmt.Errorf("decide run %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RejectRun ends r, a run that needs confirmation, as rejected with msg and
+// reports whether it did (false when it ended meanwhile).
+func (s *Store) RejectRun(ctx context.Context, r *Run, msg string, now time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE replication_runs SET status=$1, error=$2, finished_at=$3 WHERE id=$4 AND status=$5`,
+		api.RunRejected, msg, ms(now), r.ID, api.RunNeedsConfirmation)
+	if err != nil {
+		return false, fmt.Errorf("reject run %d: %w", r.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	t := now.UTC()
+	r.Status, r.Error, r.FinishedAt = api.RunRejected, msg, &t
 	return true, nil
 }
 
