@@ -56,6 +56,7 @@ type options struct {
 	gap           time.Duration
 	total         time.Duration
 	catchup       int
+	profile       string
 	keep, verbose bool
 }
 
@@ -70,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.gap, "gap", 20*time.Millisecond, "pause between changes")
 	flag.DurationVar(&o.total, "timeout", 6*time.Minute, "bound on the whole run")
 	flag.IntVar(&o.catchup, "catchup", 1000, "changes a killed poolctl member misses before its restart, timed until it is current (0: skip)")
+	flag.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the poolctl server's run to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, configs)")
 	flag.BoolVar(&o.verbose, "v", false, "print every change's timings")
 	flag.Parse()
@@ -274,15 +276,19 @@ func startPoolctl(ctx context.Context, o options, dir string) (*side, error) {
 	}
 	fail := func(err error) (*side, error) { stop(); return nil, err }
 	var last *procs.Proc
-	startOne := func(name, sub, listen, dnsListen string) (pnode.Node, error) {
-		n, err := pnode.Start(ctx, o.binary, dir, name, sub, listen, dnsListen)
+	startOne := func(name, sub, listen, dnsListen string, env ...string) (pnode.Node, error) {
+		n, err := pnode.Start(ctx, o.binary, dir, name, sub, listen, dnsListen, env...)
 		if n.P != nil {
 			started = append(started, n.P)
 			last = n.P
 		}
 		return n, err
 	}
-	primary, err := startOne("server", "server", "127.0.0.1:0", "127.0.0.1:0")
+	var env []string
+	if o.profile != "" {
+		env = append(env, "POOLCTL_CPUPROFILE="+o.profile)
+	}
+	primary, err := startOne("server", "server", "127.0.0.1:0", "127.0.0.1:0", env...)
 	if err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -40,6 +41,44 @@ func TestAddressFastPath(t *testing.T) {
 	} {
 		if rr := addressRR(r); rr != nil {
 			t.Errorf("%+v: fast path taken (%s); the parser must decide", r, rr)
+		}
+	}
+}
+
+// TestNormalizeAddressFastPath: plain A and AAAA records normalize as the
+// parser would make them.
+func TestNormalizeAddressFastPath(t *testing.T) {
+	const origin = "example.test."
+	for _, r := range []Record{
+		{Name: "www", Type: "A", TTL: 300, Data: "192.0.2.1"},
+		{Name: "@", Type: "A", TTL: 0, Data: " 10.0.0.255 "},
+		{Name: "WWW.Example.Test.", Type: "A", TTL: 60, Data: "198.51.100.7"},
+		{Name: "*.wild", Type: "AAAA", TTL: 3600, Data: "2001:DB8:0:0:0:0:0:2"},
+		{Name: "v6", Type: "aaaa", TTL: 3600, Data: "2001:db8:0:1:0:0:0:1"},
+		{Name: "v6", Type: "AAAA", TTL: 3600, Data: "fe80::1:2:3:4"},
+		{Name: "v6", Type: "AAAA", TTL: 3600, Data: "::1"},
+	} {
+		got, err := NormalizeRecord(origin, r)
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
+		}
+		name, _ := absoluteOwner(origin, r.Name)
+		want, err := normalizeParsed(origin, name, strings.ToUpper(r.Type), strings.TrimSpace(r.Data), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%+v: fast %+v, parser %+v", r, got, want)
+		}
+	}
+	for _, r := range []Record{
+		{Name: "www", Type: "A", TTL: 300, Data: "2001:db8::1"},
+		{Name: "www", Type: "AAAA", TTL: 300, Data: "192.0.2.1"},
+		{Name: "www.other.test.", Type: "A", TTL: 300, Data: "192.0.2.1"},
+		{Name: "www", Type: "A", TTL: 300, Data: "192.0.2.300"},
+	} {
+		if got, err := NormalizeRecord(origin, r); err == nil {
+			t.Errorf("%+v: accepted as %+v", r, got)
 		}
 	}
 }

@@ -113,6 +113,28 @@ func NormalizeRecord(zone string, r Record) (Record, error) {
 	if err := checkAddress(typ, data); err != nil {
 		return Record{}, apperr.Wrap(apperr.Invalid, err, "record %s %s %q", name, typ, data)
 	}
+	if rec, ok := normalizeAddress(origin, name, typ, r.TTL, data); ok {
+		return rec, nil
+	}
+	return normalizeParsed(origin, name, typ, data, r)
+}
+
+// normalizeAddress is NormalizeRecord of a plain A or AAAA record, without
+// the zone-file parser (a zone is checked whole on every change): ok is
+// false for anything else, which the parser then decides.
+func normalizeAddress(origin, name, typ string, ttl uint32, data string) (Record, bool) {
+	if typ != "A" && typ != "AAAA" || strings.ContainsRune(name, '\\') {
+		return Record{}, false
+	}
+	ip, err := netip.ParseAddr(data)
+	if err != nil || ip.Is4In6() || checkName(name, true) != nil || !mdns.IsSubDomain(origin, name) {
+		return Record{}, false
+	}
+	return Record{Name: name, Type: typ, TTL: ttl, Data: ip.String()}, true
+}
+
+// normalizeParsed is NormalizeRecord through the zone-file parser.
+func normalizeParsed(origin, name, typ, data string, r Record) (Record, error) {
 	if typ == "TXT" && !strings.Contains(data, `"`) {
 		data = quoteTXT(data)
 	}
