@@ -11,7 +11,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 )
 
-// newDNSCmd is `poolctl dns`: the DNS cluster.
+// newDNSCmd is `poolctl dns`: the DNS cluster and the DNS providers.
 func newDNSCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "dns", Short: "The DNS cluster: other nameservers that serve this server's zones"}
 	cl := &cobra.Command{
@@ -46,7 +46,7 @@ On each member make a token of scope cluster: poolctl token create NAME --scope 
 	cl.AddCommand(clusterSwitchCmd(g, "enable", true), clusterSwitchCmd(g, "disable", false), clusterStatusCmd(g), clusterSetCmd(g),
 		clusterAddCmd(g), clusterListCmd(g), clusterRoleCmd(g), clusterRemoveCmd(g), clusterEnableMemberCmd(g), clusterResyncCmd(g),
 		clusterEditCmd(g), clusterLogCmd(g), clusterConflictsCmd(g), clusterConflictCmd(g), clusterResolveCmd(g))
-	cmd.AddCommand(cl)
+	cmd.AddCommand(cl, newDNSProviderCmd(g))
 	return cmd
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/links"
 	"github.com/poolctl/poolctl/internal/metrics"
+	"github.com/poolctl/poolctl/internal/dnsprov"
 	"github.com/poolctl/poolctl/internal/notify"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
@@ -52,6 +53,8 @@ type engines struct {
 	// notifyAdmin is the API's side of notifications; its dashboard URL
 	// is set once the server listens.
 	notifyAdmin *notify.Admin
+	// dnsProviders is the registry of DNS providers.
+	dnsProviders *dnsprov.Registry
 	leading     func() bool // this replica runs the singleton engines
 	metrics     *metrics.Registry
 	dash        *web.Handler
@@ -137,7 +140,12 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		e.stop()
 		return nil, fmt.Errorf("load zones: %w", err)
 	}
-	fl.SetRecordChecker(e.zones)
+	var err error
+	if e.dnsProviders, err = dnsprov.New(dnsprov.Config{Store: st, MasterKey: o.master, Logger: log}); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("DNS providers: %w", err)
+	}
+	fl.SetRecordChecker(poolRecords{z: e.zones, reg: e.dnsProviders})
 	if zcfg.Sink != nil {
 		// Replicas sharing a PostgreSQL store serve each other's changes.
 		syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
@@ -180,7 +188,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 		Source:    foSource{st: st, fl: fl},
 		Prober:    probe.Prober{},
 		Witnesses: foWitnesses{fl: fl},
-		Publisher: foPublisher{z: e.zones},
+		Publisher: foPublisher{z: e.zones, reg: e.dnsProviders},
 		State:     foState{st: st, now: time.Now},
 		Events:    foEvents{fl: fl, m: e.metrics},
 		Lease:     foLease{st: st, holder: replicaID(o.Data), now: time.Now},

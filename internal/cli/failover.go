@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/poolctl/poolctl/api"
+	"github.com/poolctl/poolctl/internal/dnsprov"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/metrics"
@@ -36,7 +37,7 @@ func (a foSource) Pools(ctx context.Context) ([]failover.PoolState, error) {
 	ps, err := a.st.ListPools(ctx)
 	out := make([]failover.PoolState, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, failover.PoolState{ID: p.ID, Name: p.Name, Record: p.FailoverRecord, Delay: p.FailoverDelay,
+		out = append(out, failover.PoolState{ID: p.ID, Name: p.Name, Record: p.FailoverRecord, Provider: p.DNSProvider, Delay: p.FailoverDelay,
 			TTL: p.TTL, Failback: p.Failback, Hook: p.Hook, ActiveMemberID: p.ActiveMemberID})
 	}
 	return out, err
@@ -66,10 +67,41 @@ func (a foState) SetActive(ctx context.Context, poolID, memberID int64, banner *
 	return err
 }
 
-type foPublisher struct{ z *zones.Service }
+// foPublisher publishes a pool's failover record in the built-in zones, or
+// at the pool's DNS provider (the registry), removing then any copy the
+// built-in zones still hold from before the pool moved there.
+type foPublisher struct {
+	z   *zones.Service
+	reg *dnsprov.Registry
+}
 
 func (a foPublisher) Publish(ctx context.Context, p failover.PoolState, addr netip.Addr) error {
-	return a.z.PublishAddress(ctx, p.Record, p.TTL, addr, fleet.ManagedTag(p.Name))
+	if p.Provider == "" {
+		return a.z.PublishAddress(ctx, p.Record, p.TTL, addr, fleet.ManagedTag(p.Name))
+	}
+	if _, err := a.reg.PublishAddress(ctx, p.Provider, p.Record, p.TTL, addr); err != nil {
+		return err
+	}
+	return a.z.Unpublish(ctx, fleet.ManagedTag(p.Name))
+}
+
+// poolRecords checks a pool's failover record where it is published: the
+// built-in zones, or its DNS provider.
+type poolRecords struct {
+	z   *zones.Service
+	reg *dnsprov.Registry
+}
+
+func (a poolRecords) CheckFailoverRecord(ctx context.Context, fqdn string) error {
+	return a.z.CheckFailoverRecord(ctx, fqdn)
+}
+
+func (a poolRecords) CheckProviderRecord(ctx context.Context, provider, fqdn string) error {
+	return a.reg.CheckRecord(ctx, provider, fqdn)
+}
+
+func (a poolRecords) Unpublish(ctx context.Context, managed string) error {
+	return a.z.Unpublish(ctx, managed)
 }
 
 type foEvents struct {

@@ -26,6 +26,9 @@ func printPool(g *globals, p api.Pool) error {
 		row(w, "members:", fmt.Sprintf("%d (%d healthy)", p.MemberCount, p.HealthyCount))
 		row(w, "active member:", orDash(p.ActiveMember))
 		row(w, "failover record:", orDash(p.FailoverRecord))
+		if p.FailoverRecord != "" {
+			row(w, "dns provider:", orBuiltin(p.DNSProvider))
+		}
 		row(w, "failover delay:", p.FailoverDelay)
 		row(w, "ttl:", p.TTL)
 		row(w, "failback:", p.Failback)
@@ -68,7 +71,8 @@ func poolCreateCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&in.Preset, "preset", "generic", "pool preset")
 	f.StringVar(&in.Description, "description", "", "free text")
-	f.StringVar(&in.FailoverRecord, "failover-record", "", "FQDN of the record that follows the active member (in a zone poolctl serves)")
+	f.StringVar(&in.FailoverRecord, "failover-record", "", "FQDN of the record that follows the active member (in a zone poolctl serves, or of --dns-provider)")
+	f.StringVar(&in.DNSProvider, "dns-provider", "", "publish the failover record at this DNS provider (poolctl dns provider list; default: the built-in zones)")
 	f.DurationVar(&delay, "failover-delay", 0, "silence before the record moves, 5s–600s (default 30s)")
 	f.IntVar(&in.TTL, "ttl", 0, "TTL of the failover record (default 30)")
 	f.StringVar(&in.Failback, "failback", "", "manual or auto (default manual)")
@@ -134,6 +138,7 @@ func poolShowCmd(g *globals) *cobra.Command {
 func poolUpdateCmd(g *globals) *cobra.Command {
 	var (
 		desc, record, failback, hook string
+		provider                     string
 		delay, timeout               time.Duration
 		ttl                          int
 	)
@@ -154,6 +159,9 @@ func poolUpdateCmd(g *globals) *cobra.Command {
 			}
 			if f.Changed("failover-record") {
 				in.FailoverRecord = &record
+			}
+			if f.Changed("dns-provider") {
+				in.DNSProvider = &provider
 			}
 			if f.Changed("failback") {
 				in.Failback = &failback
@@ -182,6 +190,7 @@ func poolUpdateCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&desc, "description", "", "free text")
 	f.StringVar(&record, "failover-record", "", "FQDN of the failover record (empty to remove)")
+	f.StringVar(&provider, "dns-provider", "", "DNS provider of the failover record (builtin or empty: the built-in zones)")
 	f.DurationVar(&delay, "failover-delay", 0, "5s–600s")
 	f.IntVar(&ttl, "ttl", 0, "TTL of the failover record")
 	f.StringVar(&failback, "failback", "", "manual or auto")

@@ -307,6 +307,9 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		if eng.notifyAdmin != nil {
 			deps.Notify = eng.notifyAdmin
 		}
+		if eng.dnsProviders != nil {
+			deps.DNSProviders = eng.dnsProviders
+		}
 		apiSrv := apiserver.New(deps)
 		mux.Handle("/api/", apiSrv)
 		mux.Handle("GET /install.sh", apiSrv.InstallScript())

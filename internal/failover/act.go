@@ -100,9 +100,23 @@ func (e *Engine) apply(ctx context.Context, epoch int64, p PoolState, r *poolRun
 		}
 		accounts, data["accounts"] = cut, cut
 	}
+	// The record is published before the move is reported, so that the
+	// event says where and how it went; a failure is reported after it.
+	report, pubErr := e.publish(ctx, p, r, mv.to)
+	if p.Record != "" && mv.to.Address.IsValid() {
+		dnsData := map[string]any{"provider": providerName(p)}
+		if pubErr != nil {
+			dnsData["error"] = pubErr.Error()
+		} else {
+			dnsData["published"] = true
+		}
+		data["dns"] = dnsData
+	}
 	e.emit(ctx, mv.kind, p.Name, mv.to.Name, msg+", because "+mv.why, data)
+	if report != nil {
+		report()
+	}
 
-	pubErr := e.ensurePublished(ctx, p, r, mv.to)
 	if mv.hook && p.Hook != "" {
 		e.startHook(ctx, p, hookPayload{
 			Event: mv.kind, Pool: p.Name, Record: p.Record, From: from, To: mv.to.Name,
@@ -113,33 +127,53 @@ func (e *Engine) apply(ctx context.Context, epoch int64, p PoolState, r *poolRun
 }
 
 // publishKey identifies what a publish wrote, so that a change of address,
-// record or TTL publishes again.
+// record, TTL or provider publishes again.
 func publishKey(p PoolState, m MemberState) string {
-	return fmt.Sprintf("%s %d %s", p.Record, p.TTL, m.Address)
+	return fmt.Sprintf("%s %d %s %s", p.Record, p.TTL, m.Address, p.Provider)
+}
+
+// providerName names where p's record is published, for events.
+func providerName(p PoolState) string {
+	if p.Provider == "" {
+		return "builtin"
+	}
+	return p.Provider
 }
 
 // ensurePublished publishes p's record for its active member m unless this
 // term already did. A failure is reported once per key and retried by the
 // next call.
 func (e *Engine) ensurePublished(ctx context.Context, p PoolState, r *poolRun, m MemberState) error {
+	report, err := e.publish(ctx, p, r, m)
+	if report != nil {
+		report()
+	}
+	return err
+}
+
+// publish is ensurePublished with the report of a failure (an event, once
+// per key) returned for the caller to run, nil when there is none.
+func (e *Engine) publish(ctx context.Context, p PoolState, r *poolRun, m MemberState) (func(), error) {
 	if p.Record == "" || !m.Address.IsValid() {
-		return nil
+		return nil, nil
 	}
 	key := publishKey(p, m)
 	if r.published == key {
-		return nil
+		return nil, nil
 	}
 	if err := e.cfg.Publisher.Publish(ctx, p, m.Address); err != nil {
-		err = fmt.Errorf("failover: publish %s → %s for pool %s: %w", p.Record, m.Address, p.Name, err)
-		if r.publishErr != key {
-			r.publishErr = key
-			e.emit(ctx, KindPublishError, p.Name, m.Name, err.Error()+"; retrying every tick",
-				map[string]any{"record": p.Record, "address": m.Address.String(), "error": err.Error()})
+		err = fmt.Errorf("failover: publish %s → %s at %s for pool %s: %w", p.Record, m.Address, providerName(p), p.Name, err)
+		if r.publishErr == key {
+			return nil, err
 		}
-		return err
+		r.publishErr = key
+		return func() {
+			e.emit(ctx, KindPublishError, p.Name, m.Name, err.Error()+"; retrying every tick",
+				map[string]any{"record": p.Record, "address": m.Address.String(), "provider": providerName(p), "error": err.Error()})
+		}, err
 	}
 	r.published, r.publishErr = key, ""
-	return nil
+	return nil, nil
 }
 
 // emit records an event with data marshalled as its Data.

@@ -77,6 +77,9 @@ type PoolState struct {
 	ID     int64
 	Name   string
 	Record string // FQDN of the failover record; "" = nothing to publish
+	// Provider names the DNS provider Record is published at; "" = the
+	// built-in zones. The Publisher routes to it.
+	Provider string
 	// Delay is how long the active member must be silent before a cut;
 	// 0 means DefaultDelay, other values are clamped to [MinDelay, MaxDelay].
 	Delay          time.Duration

@@ -26,6 +26,13 @@ type RecordChecker interface {
 	Unpublish(ctx context.Context, managed string) error
 }
 
+// ProviderChecker is a RecordChecker that also confirms a failover record
+// can live at a named DNS provider: the provider exists, a zone of its
+// holds the name, and no CNAME does.
+type ProviderChecker interface {
+	CheckProviderRecord(ctx context.Context, provider, fqdn string) error
+}
+
 // ManagedTag marks the DNS records poolctl publishes for a pool.
 func ManagedTag(pool string) string { return "pool:" + pool }
 
@@ -36,7 +43,7 @@ func (s *Service) SetRecordChecker(rc RecordChecker) { s.records = rc }
 func (s *Service) CreatePool(ctx context.Context, in api.PoolCreate) (api.Pool, error) {
 	p := store.Pool{
 		Name: in.Name, Preset: in.Preset, Description: strings.TrimSpace(in.Description),
-		FailoverRecord: in.FailoverRecord, FailoverDelay: in.FailoverDelay.D(), TTL: in.TTL,
+		FailoverRecord: in.FailoverRecord, DNSProvider: in.DNSProvider, FailoverDelay: in.FailoverDelay.D(), TTL: in.TTL,
 		Failback: in.Failback, HeartbeatTimeout: in.HeartbeatTimeout.D(), Hook: in.Hook,
 	}
 	if err := ValidateName("pool", p.Name); err != nil {
@@ -89,6 +96,12 @@ func (s *Service) validatePool(ctx context.Context, p *store.Pool) error {
 	if len(p.Description) > 500 {
 		return apperr.New(apperr.Invalid, "description longer than 500 characters")
 	}
+	if p.DNSProvider = strings.TrimSpace(p.DNSProvider); p.DNSProvider == "builtin" {
+		p.DNSProvider = ""
+	}
+	if p.DNSProvider != "" && p.FailoverRecord == "" {
+		return apperr.New(apperr.Invalid, "dns provider %s: give the failover record to publish there (--failover-record FQDN)", p.DNSProvider)
+	}
 	if p.FailoverRecord != "" {
 		rec, err := NormalizeFQDN("failover record", p.FailoverRecord)
 		if err != nil {
@@ -96,12 +109,29 @@ func (s *Service) validatePool(ctx context.Context, p *store.Pool) error {
 		}
 		p.FailoverRecord = rec
 		if s.records != nil {
-			if err := s.records.CheckFailoverRecord(ctx, rec); err != nil {
+			if err := s.checkRecord(ctx, p.DNSProvider, rec); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// checkRecord checks a failover record in the built-in zones (provider "")
+// or at a DNS provider.
+func (s *Service) checkRecord(ctx context.Context, provider, rec string) error {
+	if provider == "" {
+		return s.records.CheckFailoverRecord(ctx, rec)
+	}
+	pc, ok := s.records.(ProviderChecker)
+	if !ok {
+		return apperr.New(apperr.Unavailable, "DNS providers are not available on this server")
+	}
+	err := pc.CheckProviderRecord(ctx, provider, rec)
+	if errors.Is(err, apperr.NotFound) {
+		return apperr.Wrap(apperr.Invalid, err, "dns provider %q: no such provider (poolctl dns provider list)", provider)
+	}
+	return err
 }
 
 // Pool returns one pool.
@@ -141,6 +171,9 @@ func (s *Service) UpdatePool(ctx context.Context, name string, in api.PoolUpdate
 	}
 	if in.FailoverRecord != nil {
 		p.FailoverRecord = *in.FailoverRecord
+	}
+	if in.DNSProvider != nil {
+		p.DNSProvider = *in.DNSProvider
 	}
 	if in.FailoverDelay != nil {
 		p.FailoverDelay = in.FailoverDelay.D()
@@ -242,7 +275,7 @@ func (s *Service) AckBanner(ctx context.Context, name, who string) (api.Pool, er
 
 func (s *Service) poolAPI(ctx context.Context, p store.Pool) (api.Pool, error) {
 	out := api.Pool{
-		Name: p.Name, Preset: p.Preset, Description: p.Description, FailoverRecord: p.FailoverRecord,
+		Name: p.Name, Preset: p.Preset, Description: p.Description, FailoverRecord: p.FailoverRecord, DNSProvider: p.DNSProvider,
 		FailoverDelay: api.Duration(p.FailoverDelay), TTL: p.TTL, Failback: p.Failback,
 		HeartbeatTimeout: api.Duration(p.HeartbeatTimeout), Hook: p.Hook, Banner: p.Banner,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
