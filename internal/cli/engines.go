@@ -16,11 +16,11 @@ import (
 	"github.com/poolctl/poolctl/internal/cluster"
 	"github.com/poolctl/poolctl/internal/cluster/pdnsmember"
 	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/dnsprov"
 	"github.com/poolctl/poolctl/internal/failover"
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/links"
 	"github.com/poolctl/poolctl/internal/metrics"
-	"github.com/poolctl/poolctl/internal/dnsprov"
 	"github.com/poolctl/poolctl/internal/notify"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
@@ -55,11 +55,11 @@ type engines struct {
 	notifyAdmin *notify.Admin
 	// dnsProviders is the registry of DNS providers.
 	dnsProviders *dnsprov.Registry
-	leading     func() bool // this replica runs the singleton engines
-	metrics     *metrics.Registry
-	dash        *web.Handler
-	dnsAddr     string
-	stops       []func()
+	leading      func() bool // this replica runs the singleton engines
+	metrics      *metrics.Registry
+	dash         *web.Handler
+	dnsAddr      string
+	stops        []func()
 	// stopDeciding stops the engines that act on member health (the
 	// failover engine, which releases its lease); safe to call twice.
 	stopDeciding func()
@@ -216,7 +216,7 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	e.stopDeciding = func() { once.Do(func() { cancel(); <-done }) }
 	e.stops = append(e.stops, e.stopDeciding)
 
-	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Cluster: e.cluster, Protections: e.protection, Links: e.links, Notify: e.notifyAdmin, Failover: e.failover, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
+	dash, err := web.New(web.Config{Fleet: fl, Zones: e.zones, Cluster: e.cluster, Protections: e.protection, Links: e.links, Notify: e.notifyAdmin, DNSProviders: e.dnsProviders, Failover: e.failover, Store: st, Context: ctx, Secure: !o.InsecureHTTP,
 		Logger: log, Version: Version, Releases: o.releases})
 	if err != nil {
 		e.stop()

@@ -137,7 +137,7 @@ func TestDashboardPages(t *testing.T) {
 	mustContain(t, "remove without confirmation", r, "type the member&#39;s name, node1")
 
 	// Pool settings and the failover banner.
-	mustContain(t, "pool settings", c.get("/pools/web/settings"), `value="3s"`, "DNS providers", "coming later", "Delete this pool", "node1")
+	mustContain(t, "pool settings", c.get("/pools/web/settings"), `value="3s"`, "DNS providers", "builtin", "this pool's", "Delete this pool", "node1")
 	r = c.post("/pools/web/settings", url.Values{"failover_delay": {"1s"}, "ttl": {"30"}, "heartbeat_timeout": {"3s"}, "failback": {"manual"}})
 	wantStatus(t, "delay too short", r, http.StatusBadRequest)
 	mustContain(t, "delay too short", r, "failover delay 1s out of range", `value="1s"`)

@@ -10,13 +10,26 @@ import (
 	"github.com/poolctl/poolctl/internal/apperr"
 )
 
-// providers are the DNS providers a pool's record can be published
-// through; only the built-in nameservers exist so far.
-var providers = []struct{ Name, State string }{
-	{"Built-in nameservers (this server)", "available"},
-	{"PowerDNS (HTTP API)", "coming later"},
-	{"RFC 2136 dynamic updates", "coming later"},
-	{"Cloudflare", "coming later"},
+// poolProvider is a place a pool's failover record can be published: the
+// built-in zones (Name "") or a provider of the registry.
+type poolProvider struct {
+	Name, Label, Target string
+}
+
+// poolProviders lists the built-in zones and the registry's providers.
+func (h *Handler) poolProviders(r *http.Request) ([]poolProvider, error) {
+	out := []poolProvider{{Label: "builtin", Target: "the built-in nameservers (this server's zones)"}}
+	if h.cfg.DNSProviders == nil {
+		return out, nil
+	}
+	ps, err := h.cfg.DNSProviders.List(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		out = append(out, poolProvider{Name: p.Name, Label: p.Name + " (" + p.Kind + ")", Target: p.Target})
+	}
+	return out, nil
 }
 
 type poolSettingsPage struct {
@@ -24,7 +37,8 @@ type poolSettingsPage struct {
 	P         api.Pool
 	Form      poolForm
 	Members   []string
-	Providers any
+	Providers []poolProvider
+	Chosen    string // the provider selected: the pool's, or the one of a refused form
 	Confirm   string
 	// Rollout is the pool's latest agent rollout (nil: none yet);
 	// ServerVersion what the agents are updated to.
@@ -51,7 +65,13 @@ func (h *Handler) showPoolSettings(w http.ResponseWriter, r *http.Request, statu
 	if err != nil {
 		return err
 	}
-	d := &poolSettingsPage{Base: h.pageBase(w, r, p.Name+" · settings", "pools"), P: p, Form: settingsForm(p), Providers: providers}
+	d := &poolSettingsPage{Base: h.pageBase(w, r, p.Name+" · settings", "pools"), P: p, Form: settingsForm(p), Chosen: p.DNSProvider}
+	if d.Providers, err = h.poolProviders(r); err != nil {
+		return err
+	}
+	if f != nil && r.PostForm.Has("dns_provider") {
+		d.Chosen = r.PostFormValue("dns_provider")
+	}
 	d.Pool = nav
 	d.ServerVersion = h.fl.ServerVersion()
 	if ro, err := h.fl.Rollout(r.Context(), p.Name); err == nil {
@@ -76,6 +96,10 @@ func (h *Handler) updatePool(w http.ResponseWriter, r *http.Request) error {
 	f := readPoolForm(r)
 	f.Name = name
 	in := api.PoolUpdate{FailoverRecord: &f.FailoverRecord, Failback: &f.Failback, Hook: &f.Hook, Description: &f.Description}
+	if r.PostForm.Has("dns_provider") {
+		prov := r.PostFormValue("dns_provider")
+		in.DNSProvider = &prov
+	}
 	delay, err := parseDuration("failover delay", f.FailoverDelay)
 	var timeout api.Duration
 	var ttl int

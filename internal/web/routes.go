@@ -80,6 +80,8 @@ func (h *Handler) routes() {
 	m.Handle("POST /dns-cluster/conflicts/{id}/resolve", h.page(h.resolveClusterConflict))
 	m.Handle("GET /zones", h.page(h.zonesPage))
 	m.Handle("POST /zones", h.page(h.createZone))
+	m.Handle("POST /dns-providers", h.page(h.addDNSProvider))
+	m.Handle("POST /dns-providers/{name}/delete", h.page(h.removeDNSProvider))
 	m.Handle("GET /zones/{zone}", h.page(h.zonePage))
 	m.Handle("POST /zones/{zone}/records", h.page(h.addRecord))
 	m.Handle("POST /zones/{zone}/records/{id}/delete", h.page(h.deleteRecord))

@@ -75,6 +75,9 @@ type Config struct {
 	// Notify is notifications and monitoring routes; nil: the
 	// Notifications page says they are not available.
 	Notify Notify
+	// DNSProviders is the registry of DNS providers, a card of the zones
+	// page; nil: the card says it is not available.
+	DNSProviders DNSProviders
 	// Failover makes a member active from the failover banner; nil: the
 	// dashboard answers that the engine does not run here.
 	Failover Failover

@@ -23,6 +23,7 @@ type zonesPage struct {
 	Zones     []api.Zone
 	Available bool
 	Form      zoneForm
+	Providers *providersCard // the DNS providers card
 }
 
 func (h *Handler) zonesPage(w http.ResponseWriter, r *http.Request) error {
@@ -30,7 +31,16 @@ func (h *Handler) zonesPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) showZones(w http.ResponseWriter, r *http.Request, status int, f zoneForm, formErr error) error {
+	return h.showZonesWith(w, r, status, f, formErr, providerForm{}, nil)
+}
+
+// showZonesWith is showZones with the DNS providers card's form and error.
+func (h *Handler) showZonesWith(w http.ResponseWriter, r *http.Request, status int, f zoneForm, formErr error, pf providerForm, pErr error) error {
 	d := &zonesPage{Base: h.pageBase(w, r, "Zones", "zones"), Available: h.zones != nil, Form: f}
+	var err error
+	if d.Providers, err = h.providersCard(r, pf, pErr); err != nil {
+		return err
+	}
 	if h.zones != nil {
 		zs, err := h.zones.List(r.Context())
 		if err != nil {
