@@ -64,6 +64,7 @@ func TestRegistryPowerDNS(t *testing.T) {
 		if !errors.Is(err, apperr.Invalid) || !strings.Contains(err.Error(), "list zones") || !strings.Contains(err.Error(), "refused the API key") {
 			t.Fatalf("wrong key: got %v, want invalid naming the list of zones and the refused key", err)
 		}
+		t.Logf("a wrong key: %v", err)
 		down := in
 		down.PowerDNS = &api.PowerDNSProvider{URL: "http://127.0.0.1:1"}
 		down.Secret = p.APIKey

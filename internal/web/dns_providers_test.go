@@ -77,7 +77,7 @@ func TestDNSProvidersCard(t *testing.T) {
 		"failback": {"manual"}, "heartbeat_timeout": {"10s"}}
 	wantStatus(t, "publish at pdns1", c.post("/pools/web/settings", settings), http.StatusSeeOther)
 	r = c.get("/pools/web/settings")
-	mustContain(t, "pool settings", r, `<option value="pdns1" selected>pdns1 (powerdns)</option>`, `data-provider="pdns1"`, "this pool's: www.dash.test")
+	mustContain(t, "pool settings", r, `<option value="pdns1" selected>pdns1 (powerdns)</option>`, `data-provider="pdns1"`, "<strong>www.dash.test</strong> at <strong>pdns1</strong>", "this pool's")
 	noKey("pool settings", r)
 	settings.Set("failover_record", "www.elsewhere.test")
 	r = c.post("/pools/web/settings", settings)
