@@ -19,7 +19,8 @@ import (
 // wrong key refused first). dig against PowerDNS answers the active
 // member, then, after kill -9 of its agent, the standby; the cut event
 // says where the record was published. The provider cannot be removed
-// while the pool uses it.
+// while the pool uses it; once the pool stops publishing there, the
+// record is gone from PowerDNS and the provider can be removed.
 func TestFailoverAtPowerDNS(t *testing.T) {
 	needDig(t)
 	p := pdnstest.Start(t)
@@ -99,4 +100,12 @@ func TestFailoverAtPowerDNS(t *testing.T) {
 	if len(evs.Items) != 1 || json.Unmarshal(evs.Items[0].Data, &data) != nil || data.DNS.Provider != "pdns1" || !data.DNS.Published {
 		t.Fatalf("the cut event does not say where the record went: %+v", evs.Items)
 	}
+
+	// The pool stops publishing there: the record is removed at PowerDNS
+	// and the provider can go.
+	cli(t, s.env(), "pool", "update", "web", "--failover-record", "", "--dns-provider", "")
+	if got := dig(t, p.DNS, "www.fail.test"); got != "" {
+		t.Fatalf("www.fail.test at PowerDNS after the pool stopped publishing it: got %q, want nothing", got)
+	}
+	cli(t, s.env(), "dns", "provider", "remove", "pdns1")
 }

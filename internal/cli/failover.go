@@ -100,6 +100,10 @@ func (a poolRecords) CheckProviderRecord(ctx context.Context, provider, fqdn str
 	return a.reg.CheckRecord(ctx, provider, fqdn)
 }
 
+func (a poolRecords) UnpublishProvider(ctx context.Context, provider, fqdn string) error {
+	return a.reg.UnpublishAddress(ctx, provider, fqdn)
+}
+
 func (a poolRecords) Unpublish(ctx context.Context, managed string) error {
 	return a.z.Unpublish(ctx, managed)
 }

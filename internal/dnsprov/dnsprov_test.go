@@ -117,6 +117,14 @@ func TestRegistryPowerDNS(t *testing.T) {
 		if got := digA(t, p.DNS, "www.reg.test"); got != "192.0.2.8" {
 			t.Fatalf("dig after the move: got %q", got)
 		}
+		for range 2 {
+			if err := r2.UnpublishAddress(ctx, "pdns1", "www.reg.test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := digA(t, p.DNS, "www.reg.test"); got != "" {
+			t.Fatalf("dig after unpublishing: got %q, want nothing", got)
+		}
 
 		pool := store.Pool{Name: "web", Preset: "generic", FailoverDelay: 30 * time.Second, TTL: 30, Failback: "manual", HeartbeatTimeout: 10 * time.Second, DNSProvider: "pdns1"}
 		if err := st.CreatePool(ctx, &pool, time.Now()); err != nil {

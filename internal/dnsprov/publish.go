@@ -128,3 +128,22 @@ func kindOf(err error) *apperr.Kind {
 	}
 	return apperr.Unavailable
 }
+
+// UnpublishAddress removes the A and AAAA RRsets of fqdn at the provider
+// name: a pool's failover record once the pool is deleted, its record
+// renamed or moved to another provider. Records not there are not an
+// error.
+func (r *Registry) UnpublishAddress(ctx context.Context, name, fqdn string) error {
+	p, err := r.Provider(ctx, name)
+	if err != nil {
+		return err
+	}
+	zone, rel, err := zoneOf(ctx, name, p, fqdn)
+	if err != nil {
+		return err
+	}
+	if _, err := p.DeleteRecords(ctx, zone, []dnsprovider.Record{{Name: rel, Type: "A"}, {Name: rel, Type: "AAAA"}}); err != nil {
+		return apperr.Wrap(kindOf(err), err, "DNS provider %s: remove %s A and AAAA in zone %s", name, rel, zone)
+	}
+	return nil
+}

@@ -27,10 +27,25 @@ type RecordChecker interface {
 }
 
 // ProviderChecker is a RecordChecker that also confirms a failover record
-// can live at a named DNS provider: the provider exists, a zone of its
-// holds the name, and no CNAME does.
+// can live at a named DNS provider (the provider exists, a zone of its
+// holds the name, and no CNAME does) and removes one published there.
 type ProviderChecker interface {
 	CheckProviderRecord(ctx context.Context, provider, fqdn string) error
+	// UnpublishProvider removes fqdn's address records at provider.
+	UnpublishProvider(ctx context.Context, provider, fqdn string) error
+}
+
+// unpublishAt removes a pool's failover record from the provider it was
+// published at, once the pool no longer publishes it there; a failure is
+// logged (the record is left there).
+func (s *Service) unpublishAt(ctx context.Context, pool, provider, fqdn string) {
+	pc, ok := s.records.(ProviderChecker)
+	if provider == "" || fqdn == "" || !ok {
+		return
+	}
+	if err := pc.UnpublishProvider(ctx, provider, fqdn); err != nil {
+		s.log.Warn("remove the failover record at its former DNS provider", "pool", pool, "provider", provider, "record", fqdn, "err", err)
+	}
 }
 
 // ManagedTag marks the DNS records poolctl publishes for a pool.
@@ -166,6 +181,7 @@ func (s *Service) UpdatePool(ctx context.Context, name string, in api.PoolUpdate
 	if err != nil {
 		return api.Pool{}, err
 	}
+	oldProvider, oldRecord := p.DNSProvider, p.FailoverRecord
 	if in.Description != nil {
 		p.Description = strings.TrimSpace(*in.Description)
 	}
@@ -195,6 +211,9 @@ func (s *Service) UpdatePool(ctx context.Context, name string, in api.PoolUpdate
 	}
 	if err := s.st.UpdatePool(ctx, &p, s.now()); err != nil {
 		return api.Pool{}, err
+	}
+	if oldProvider != p.DNSProvider || oldRecord != p.FailoverRecord {
+		s.unpublishAt(ctx, p.Name, oldProvider, oldRecord)
 	}
 	if err := s.reload(ctx); err != nil {
 		s.log.Warn("reload after pool update", "err", err)
@@ -231,6 +250,7 @@ func (s *Service) DeletePool(ctx context.Context, name string, force bool) (api.
 		if err := s.records.Unpublish(ctx, ManagedTag(name)); err != nil {
 			s.log.Warn("remove failover record of deleted pool", "pool", name, "err", err)
 		}
+		s.unpublishAt(ctx, name, p.DNSProvider, p.FailoverRecord)
 	}
 	if removed == nil {
 		removed = []string{}

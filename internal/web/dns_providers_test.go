@@ -24,6 +24,10 @@ func (p providerRecords) CheckProviderRecord(ctx context.Context, provider, fqdn
 	return p.reg.CheckRecord(ctx, provider, fqdn)
 }
 
+func (p providerRecords) UnpublishProvider(ctx context.Context, provider, fqdn string) error {
+	return p.reg.UnpublishAddress(ctx, provider, fqdn)
+}
+
 // TestDNSProvidersCard: the zones page's DNS providers card against a real
 // pdns_server: an administrator adds one (a wrong key refused, saying what
 // failed; the key never on a page), a pool's settings publish its failover
