@@ -132,6 +132,23 @@ func (c *Client) GetRun(ctx context.Context, id int64) (api.Run, error) {
 	return out, err
 }
 
+// ConfirmRun lets a run that needs confirmation (status
+// needs_confirmation: its snapshot went past the protection's guard)
+// replace the standby's copy; 409 unless the run needs confirmation.
+func (c *Client) ConfirmRun(ctx context.Context, id int64) (api.Run, error) {
+	var out api.Run
+	err := c.Do(ctx, http.MethodPost, runPath(id)+"/confirm", nil, nil, &out)
+	return out, err
+}
+
+// RejectRun discards a run that needs confirmation: the standby keeps its
+// copy; 409 unless the run needs confirmation.
+func (c *Client) RejectRun(ctx context.Context, id int64) (api.Run, error) {
+	var out api.Run
+	err := c.Do(ctx, http.MethodPost, runPath(id)+"/reject", nil, nil, &out)
+	return out, err
+}
+
 // RunLog returns a run's log lines with a sequence number above after; with
 // wait > 0 the server holds the request until a line arrives or the run
 // ends.

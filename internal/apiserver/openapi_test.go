@@ -79,6 +79,8 @@ var exercisedRoutes = []string{
 	"GET /api/v1/pools/{pool}/protections/{account}/runs",
 	"GET /api/v1/runs/{id}",
 	"GET /api/v1/runs/{id}/log",
+	"POST /api/v1/runs/{id}/confirm",
+	"POST /api/v1/runs/{id}/reject",
 	"GET /api/v1/tokens",
 	"POST /api/v1/tokens",
 	"DELETE /api/v1/tokens/{id}",

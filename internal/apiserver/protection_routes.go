@@ -204,6 +204,29 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) (any, error) {
 	return p.Run(r.Context(), id)
 }
 
+func (s *Server) confirmRun(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.decideRun(r, true)
+}
+
+func (s *Server) rejectRun(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.decideRun(r, false)
+}
+
+func (s *Server) decideRun(r *http.Request, confirm bool) (any, error) {
+	p, err := s.protections()
+	if err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		return p.ConfirmRun(r.Context(), id)
+	}
+	return p.RejectRun(r.Context(), id)
+}
+
 func (s *Server) runLog(w http.ResponseWriter, r *http.Request) (any, error) {
 	p, err := s.protections()
 	if err != nil {

@@ -168,6 +168,26 @@ func (f *adminProtections) Run(ctx context.Context, id int64) (api.Run, error) {
 	return cannedRun(id), nil
 }
 
+func (f *adminProtections) ConfirmRun(ctx context.Context, id int64) (api.Run, error) {
+	if err := f.record("ConfirmRun %d", id); err != nil {
+		return api.Run{}, err
+	}
+	r := cannedRun(id)
+	r.Status = api.RunNeedsConfirmation
+	r.Guard = &api.RunGuard{Decision: api.GuardConfirmed}
+	return r, nil
+}
+
+func (f *adminProtections) RejectRun(ctx context.Context, id int64) (api.Run, error) {
+	if err := f.record("RejectRun %d", id); err != nil {
+		return api.Run{}, err
+	}
+	r := cannedRun(id)
+	r.Status = api.RunNeedsConfirmation
+	r.Guard = &api.RunGuard{Decision: api.GuardRejected}
+	return r, nil
+}
+
 func (f *adminProtections) RunLog(ctx context.Context, id, after int64, wait time.Duration) ([]api.RunLogLine, error) {
 	if err := f.record("RunLog %d %d %s", id, after, wait); err != nil {
 		return nil, err
@@ -226,6 +246,8 @@ var protectionRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/v1/pools/p1/protections/alice/runs", ""},
 	{"GET", "/api/v1/runs/42", ""},
 	{"GET", "/api/v1/runs/42/log", ""},
+	{"POST", "/api/v1/runs/42/confirm", ""},
+	{"POST", "/api/v1/runs/42/reject", ""},
 }
 
 func TestProtectionRoutes(t *testing.T) {
@@ -415,6 +437,14 @@ func testProtectionHappy(t *testing.T, e *env, f *adminProtections) {
 		t.Errorf("run log end: got %s, want no items and next_after 9", r.body)
 	}
 	wantCalls(t, "run log pages", f, "RunLog 41 1 1m0s", "RunLog 41 9 0s")
+
+	if run, err := c.ConfirmRun(ctx, 43); err != nil || run.ID != 43 || run.Guard == nil || run.Guard.Decision != api.GuardConfirmed {
+		t.Errorf("confirm run: got %+v (%v), want run 43 confirmed", run, err)
+	}
+	if run, err := c.RejectRun(ctx, 44); err != nil || run.ID != 44 || run.Guard == nil || run.Guard.Decision != api.GuardRejected {
+		t.Errorf("reject run: got %+v (%v), want run 44 rejected", run, err)
+	}
+	wantCalls(t, "confirm and reject", f, "ConfirmRun 43", "RejectRun 44")
 }
 
 func testProtectionBadInput(t *testing.T, e *env, f *adminProtections) {

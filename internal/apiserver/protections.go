@@ -36,6 +36,13 @@ type Protections interface {
 	Reverse(ctx context.Context, pool, account string) (api.Protection, error)
 	Runs(ctx context.Context, pool, account string, limit int) ([]api.Run, error)
 	Run(ctx context.Context, id int64) (api.Run, error)
+	// ConfirmRun lets a run that needs confirmation (its snapshot went past
+	// the protection's guard) replace the standby's copy; RejectRun
+	// discards it, the standby keeps its copy. Both are a Conflict when the
+	// run does not need confirmation; ConfirmRun also while the account's
+	// DNS points away from its source.
+	ConfirmRun(ctx context.Context, id int64) (api.Run, error)
+	RejectRun(ctx context.Context, id int64) (api.Run, error)
 	// RunLog returns a run's log lines after seq; with wait it waits for new
 	// lines while the run has not ended.
 	RunLog(ctx context.Context, id, after int64, wait time.Duration) ([]api.RunLogLine, error)

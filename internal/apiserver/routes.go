@@ -68,7 +68,7 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/protections", authAdmin, "List account protections (?pool=)", nil, api.List[api.Protection]{}, 0, s.listProtections},
 		{"POST", v + "/pools/{pool}/protections", authAdmin, "Protect an account: replicate it to a standby member on a schedule", api.ProtectionCreate{}, api.Protection{}, 201, s.createProtection},
 		{"GET", v + "/pools/{pool}/protections/{account}", authAdmin, "Show an account's protection", nil, api.Protection{}, 0, s.getProtection},
-		{"PATCH", v + "/pools/{pool}/protections/{account}", authAdmin, "Change a protection's schedule, records or TTL", api.ProtectionUpdate{}, api.Protection{}, 0, s.updateProtection},
+		{"PATCH", v + "/pools/{pool}/protections/{account}", authAdmin, "Change a protection's schedule, records, TTL or guard thresholds", api.ProtectionUpdate{}, api.Protection{}, 0, s.updateProtection},
 		{"DELETE", v + "/pools/{pool}/protections/{account}", authAdmin, "Stop protecting an account (the standby's copy is left in place)", nil, nil, 204, s.deleteProtection},
 		{"POST", v + "/pools/{pool}/protections/{account}/pause", authAdmin, "Pause a protection's scheduled runs", nil, api.Protection{}, 0, s.pauseProtection},
 		{"POST", v + "/pools/{pool}/protections/{account}/resume", authAdmin, "Resume a paused protection", nil, api.Protection{}, 0, s.resumeProtection},
@@ -77,6 +77,8 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/pools/{pool}/protections/{account}/runs", authAdmin, "List a protection's runs, newest first (?limit=N, at most 1000)", nil, api.List[api.Run]{}, 0, s.listRuns},
 		{"GET", v + "/runs/{id}", authAdmin, "Show a replication run", nil, api.Run{}, 0, s.getRun},
 		{"GET", v + "/runs/{id}/log", authAdmin, "Read a replication run's log (?after=SEQ&wait=DURATION)", nil, api.List[api.RunLogLine]{}, 0, s.runLog},
+		{"POST", v + "/runs/{id}/confirm", authAdmin, "Let a run that needs confirmation replace the standby's copy (409 unless it needs confirmation, or while the account's DNS points away from its source)", nil, api.Run{}, 0, s.confirmRun},
+		{"POST", v + "/runs/{id}/reject", authAdmin, "Discard a run that needs confirmation: the standby keeps its copy (409 unless it needs confirmation)", nil, api.Run{}, 0, s.rejectRun},
 
 		{"PUT", v + "/pools/{pool}/members/{member}/profile", authAdmin, "Set a member's profile (standard, mail, dns, database), checked against the services its agent detected", api.ProfileSet{}, api.Member{}, 0, s.setProfile},
 		{"GET", v + "/links", authAdmin, "List linked nodes (?pool=)", nil, api.List[api.Link]{}, 0, s.listLinks},
