@@ -126,6 +126,7 @@ type Incident struct {
 	FiredAt    *time.Time `json:"fired_at,omitempty"`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	Suppressed int        `json:"suppressed,omitempty"` // dependent alerts folded into this one
+	Muted      string     `json:"muted,omitempty"`      // why no alert was sent (a maintenance window)
 }
 
 // MonitorSettings are a pool's monitoring routes and recent incidents.

@@ -102,6 +102,9 @@ func (s *Server) routeTable() []route {
 		{"GET", v + "/pools/{pool}/monitor", authAdmin, "A pool's monitoring routes and latest incidents", nil, api.MonitorSettings{}, 0, s.monitorSettings},
 		{"PUT", v + "/pools/{pool}/monitor/channels/{channel}", authAdmin, "Send a pool's alerts of a severity (critical, or warning and worse) to a channel", api.MonitorRouteSet{}, api.MonitorSettings{}, 0, s.setMonitorRoute},
 		{"DELETE", v + "/pools/{pool}/monitor/channels/{channel}", authAdmin, "Stop sending a pool's alerts to a channel", nil, nil, 204, s.removeMonitorRoute},
+		{"GET", v + "/maintenance", authAdmin, "Maintenance windows open or to come (?pool=)", nil, api.List[api.MaintenanceWindow]{}, 0, s.listMaintenance},
+		{"POST", v + "/pools/{pool}/maintenance", authAdmin, "Start a one-off maintenance window of a pool or member now, or schedule one (cron, UTC)", api.MaintenanceStart{}, api.MaintenanceWindow{}, 201, s.startMaintenance},
+		{"DELETE", v + "/pools/{pool}/maintenance", authAdmin, "End a pool's (?member= a member's) one-off windows now and remove its scheduled ones", nil, api.MaintenanceStopped{}, 0, s.stopMaintenance},
 
 		{"GET", v + "/tokens", authAdmin, "List API tokens", nil, api.List[api.Token]{}, 0, s.listTokens},
 		{"POST", v + "/tokens", authAdmin, "Create an API token; answers its secret once", api.TokenCreate{}, api.TokenCreated{}, 201, s.createToken},

@@ -99,6 +99,8 @@ type Deps struct {
 	Links Links
 	// Notify is notifications and monitoring routes; nil: their routes answer 503.
 	Notify Notify
+	// Maintenance is maintenance windows; nil: their routes answer 503.
+	Maintenance Maintenance
 	// DNSProviders is the registry of DNS providers; nil: its routes answer 503.
 	DNSProviders DNSProviders
 	// Metrics records requests and heartbeats and serves /metrics; nil:

@@ -103,6 +103,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newLinkCmd(g),
 		newNotifyCmd(g),
 		newMonitorCmd(g),
+		newMaintenanceCmd(g),
 		newReleaseCmd(g),
 	)
 	return root

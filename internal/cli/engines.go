@@ -21,6 +21,7 @@ import (
 	"github.com/poolctl/poolctl/internal/fleet"
 	"github.com/poolctl/poolctl/internal/links"
 	"github.com/poolctl/poolctl/internal/metrics"
+	"github.com/poolctl/poolctl/internal/monitor"
 	"github.com/poolctl/poolctl/internal/notify"
 	"github.com/poolctl/poolctl/internal/probe"
 	"github.com/poolctl/poolctl/internal/protection"
@@ -53,6 +54,9 @@ type engines struct {
 	// notifyAdmin is the API's side of notifications; its dashboard URL
 	// is set once the server listens.
 	notifyAdmin *notify.Admin
+	// windows are the maintenance windows (the monitor mutes, the failover
+	// engine pauses).
+	windows *monitor.Windows
 	// dnsProviders is the registry of DNS providers.
 	dnsProviders *dnsprov.Registry
 	leading      func() bool // this replica runs the singleton engines
@@ -183,7 +187,9 @@ func startEngines(ctx context.Context, o ServerOptions, st *store.Store, fl *fle
 	e.links, stopLinks = startLinks(ctx, st, fl, e.zones, prot, log)
 	e.stops = append(e.stops, stopLinks)
 
+	e.windows = &monitor.Windows{Store: st}
 	eng := failover.New(failover.Config{
+		Pause:     e.windows,
 		Accounts:  foAccounts{p: prot.svc},
 		Source:    foSource{st: st, fl: fl},
 		Prober:    probe.Prober{},

@@ -66,7 +66,7 @@ func (e *engines) startMonitor(ctx context.Context, o ServerOptions, st *store.S
 		url = o.Notify.PublicURL
 	}
 	e.notifyAdmin.DashboardURL = url
-	eng := monitor.New(monitor.Config{Store: st, Queue: e.notify, DashboardURL: url, Logger: log, Leading: e.leading,
+	eng := monitor.New(monitor.Config{Store: st, Queue: e.notify, DashboardURL: url, Logger: log, Leading: e.leading, Maintenance: e.windows,
 		MemberDown: &monitor.Rule{For: o.Notify.MemberDownFor, Recover: o.Notify.Recover}, GroupWait: o.Notify.GroupWait, Remind: o.Notify.Remind})
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

@@ -310,6 +310,9 @@ func RunServer(ctx context.Context, o ServerOptions, logw io.Writer) error {
 		if eng.dnsProviders != nil {
 			deps.DNSProviders = eng.dnsProviders
 		}
+		if eng.windows != nil {
+			deps.Maintenance = eng.windows
+		}
 		apiSrv := apiserver.New(deps)
 		mux.Handle("/api/", apiSrv)
 		mux.Handle("GET /install.sh", apiSrv.InstallScript())

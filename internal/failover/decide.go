@@ -91,6 +91,14 @@ func (e *Engine) decide(ctx context.Context, epoch int64, p PoolState, r *poolRu
 		why += " and " + v.summary(active.ProbeURL)
 	}
 
+	if paused, reason := e.paused(ctx, p, active, now); paused {
+		if !r.ep.paused {
+			r.ep.paused = true
+			data["maintenance"] = reason
+			e.emit(ctx, KindPaused, p.Name, active.Name, fmt.Sprintf("failover paused: %s; %s stays on %s (%s)", why, recordName(p), active.Name, reason), data)
+		}
+		return false, nil
+	}
 	pick := choose(ms, now, e.cfg.Settle, active.ID, p.Record != "")
 	data["candidates"] = pick.views
 	switch {
@@ -159,12 +167,28 @@ func (e *Engine) failback(ctx context.Context, epoch int64, p PoolState, r *pool
 	if !r.lastCut.IsZero() && now.Sub(r.lastCut) < e.cfg.MinCutInterval {
 		return false, nil // the move waits; nothing is wrong meanwhile
 	}
+	if paused, _ := e.paused(ctx, p, active, now); paused {
+		return false, nil // the move waits for the maintenance window to end
+	}
 	why := fmt.Sprintf("%s is the preferred member (priority %d, better than %s's %d) and has been healthy for %s",
 		best.Name, best.Priority, active.Name, active.Priority, healthyFor(*best, now))
 	return true, e.apply(ctx, epoch, p, r, move{
 		kind: KindFailback, from: &active, to: *best, now: now, why: why, banner: true, hook: true,
 		data: map[string]any{"failback": p.Failback, "reason": why, "candidates": pick.views},
 	})
+}
+
+// paused asks Config.Pause whether moves away from active are paused.
+func (e *Engine) paused(ctx context.Context, p PoolState, active MemberState, now time.Time) (bool, string) {
+	if e.cfg.Pause == nil {
+		return false, ""
+	}
+	ok, why, err := e.cfg.Pause.Paused(ctx, p.Name, active.Name, now)
+	if err != nil {
+		e.log.Warn("maintenance windows unreadable; failover not paused", "pool", p.Name, "err", err)
+		return false, ""
+	}
+	return ok, why
 }
 
 // confirmLead is how long before the delay runs out probing starts.

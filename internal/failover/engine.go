@@ -58,7 +58,7 @@ type episode struct {
 	member int64 // the active member; 0 = none
 	// probing: a confirmation was started. The others: the event of that
 	// name was emitted.
-	probing, confirming, agentLost, failStatic, held bool
+	probing, confirming, agentLost, failStatic, held, paused bool
 }
 
 // New returns an engine. It panics when a required dependency is missing,

@@ -63,6 +63,7 @@ const (
 	KindHook         = "failover.hook"           // the post-failover hook ran
 	KindPublishError = "failover.publish_failed" // publishing the record failed; retried every tick
 	KindStepDown     = "failover.step_down"      // a fenced write was refused: another replica leads
+	KindPaused       = "failover.paused"         // a cut (or failback) is due, but a maintenance window paused failover
 )
 
 // ServerObserver is the Observer name of the server's own probe.
@@ -199,6 +200,15 @@ type AccountCutter interface {
 	CutAccounts(ctx context.Context, pool, from string) (any, error)
 }
 
+// Pauser says whether operators paused failover: a maintenance window
+// with failover paused (internal/monitor.Windows implements it).
+type Pauser interface {
+	// Paused reports whether moving pool's record away from member, its
+	// active member, is paused at now, and why. The engine treats an
+	// error as not paused: failover stays on when in doubt.
+	Paused(ctx context.Context, pool, member string, now time.Time) (bool, string, error)
+}
+
 // Hooks calls URL hooks: the engine itself speaks no HTTP. It must be safe
 // for concurrent use.
 type Hooks interface {
@@ -222,6 +232,8 @@ type Config struct {
 	// Accounts, when set, cuts the DNS of the protected accounts served by
 	// a member that failed over (account protection).
 	Accounts AccountCutter
+	// Pause, when set, can hold cuts and failbacks (maintenance windows).
+	Pause Pauser
 
 	Now  func() time.Time // time.Now when nil
 	Tick time.Duration    // how often Run steps (DefaultTick)

@@ -41,10 +41,26 @@ func (e *Engine) due(in *store.Incident, now time.Time) (notice, bool) {
 func (e *Engine) announce(ctx context.Context, now time.Time) error {
 	byPool := map[string][]notice{}
 	oldest := map[string]time.Time{}
+	windows := map[[2]string]*api.MaintenanceWindow{}
 	for _, in := range e.open {
 		n, ok := e.due(in, now)
 		if !ok {
 			continue
+		}
+		if n.kind != notify.KindResolved && e.cfg.Maintenance != nil && in.Pool != "" {
+			k := [2]string{in.Pool, in.Member}
+			w, seen := windows[k]
+			if !seen {
+				var err error
+				if w, err = e.cfg.Maintenance.Covering(ctx, in.Pool, in.Member, now); err != nil {
+					return err
+				}
+				windows[k] = w
+			}
+			if w != nil {
+				e.mute(in, n.kind, *w, now)
+				continue
+			}
 		}
 		byPool[in.Pool] = append(byPool[in.Pool], n)
 		if o, ok := oldest[in.Pool]; !ok || n.ready.Before(o) {
@@ -69,6 +85,23 @@ func (e *Engine) announce(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// mute records that an incident's alert is not sent because a
+// maintenance window covers it. A held condition (a member down) is
+// alerted once the window ends if it still holds; a one-off (a failover,
+// a failed run) is never announced. Reminders are skipped.
+func (e *Engine) mute(in *store.Incident, kind string, w api.MaintenanceWindow, now time.Time) {
+	if kind != notify.KindAlert || in.Muted != "" {
+		return
+	}
+	in.Muted = describe(w)
+	if oneShot(in.Kind) {
+		t := now
+		in.State, in.ResolvedAt = StateResolved, &t
+	}
+	e.touch(in)
+	e.log.Info("alert muted by a maintenance window", "pool", in.Pool, "member", in.Member, "kind", in.Kind, "window", in.Muted)
 }
 
 // poolRoutes are the routes of pool; incidents of no pool (the DNS

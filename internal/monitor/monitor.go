@@ -80,6 +80,9 @@ type Config struct {
 	// Remind repeats a firing incident's alert this often; default 4 h
 	// (negative: never).
 	Remind time.Duration
+	// Maintenance mutes the alerts of pools and members in a maintenance
+	// window; nil: none.
+	Maintenance Maintenance
 	// Poll is how often the event log is read; default 250 ms.
 	Poll time.Duration
 	// Leading reports whether this replica runs the singleton engines;
@@ -380,6 +383,9 @@ func needsAnnouncement(in *store.Incident) bool {
 	case StateFiring, StateRecovering:
 		return in.FiredAt != nil && in.NotifiedAt == nil
 	case StateResolved:
+		if in.Muted != "" && in.NotifiedAt == nil {
+			return false // nobody heard of it: nobody hears it resolved
+		}
 		return in.ResolvedAt != nil && (in.NotifiedAt == nil || in.NotifiedAt.Before(*in.ResolvedAt))
 	}
 	return false

@@ -81,7 +81,7 @@ func (a Admin) MonitorSettings(ctx context.Context, pool string) (api.MonitorSet
 	}
 	for _, in := range ins {
 		out.Incidents = append(out.Incidents, api.Incident{ID: in.ID, Kind: in.Kind, Severity: in.Severity, Pool: in.Pool, Member: in.Member, Cause: in.Cause,
-			State: in.State, Since: in.Since, FiredAt: in.FiredAt, ResolvedAt: in.ResolvedAt, Suppressed: in.Suppressed})
+			State: in.State, Since: in.Since, FiredAt: in.FiredAt, ResolvedAt: in.ResolvedAt, Suppressed: in.Suppressed, Muted: in.Muted})
 	}
 	return out, nil
 }

@@ -74,11 +74,12 @@ type Incident struct {
 	RecoveringSince *time.Time
 	NotifiedAt      *time.Time
 	ResolvedAt      *time.Time
-	Suppressed      int // dependent alerts folded into this one
+	Suppressed      int    // dependent alerts folded into this one
+	Muted           string // why its alert was not sent (a maintenance window); "" sent
 	UpdatedAt       time.Time
 }
 
-const incidentSelect = `SELECT id, key, kind, severity, pool, member, cause, state, since, fired_at, recovering_since, notified_at, resolved_at, suppressed, updated_at FROM incidents `
+const incidentSelect = `SELECT id, key, kind, severity, pool, member, cause, state, since, fired_at, recovering_since, notified_at, resolved_at, suppressed, muted, updated_at FROM incidents `
 
 func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 	var (
@@ -86,7 +87,7 @@ func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 		since, upd            int64
 		fired, rec, not, resd sql.NullInt64
 	)
-	err := row.Scan(&in.ID, &in.Key, &in.Kind, &in.Severity, &in.Pool, &in.Member, &in.Cause, &in.State, &since, &fired, &rec, &not, &resd, &in.Suppressed, &upd)
+	err := row.Scan(&in.ID, &in.Key, &in.Kind, &in.Severity, &in.Pool, &in.Member, &in.Cause, &in.State, &since, &fired, &rec, &not, &resd, &in.Suppressed, &in.Muted, &upd)
 	in.Since, in.UpdatedAt = fromMs(since), fromMs(upd)
 	in.FiredAt, in.RecoveringSince, in.NotifiedAt, in.ResolvedAt = fromNullMs(fired), fromNullMs(rec), fromNullMs(not), fromNullMs(resd)
 	return in, err
@@ -176,17 +177,17 @@ func (s *Store) CommitMonitor(ctx context.Context, c MonitorCommit, now time.Tim
 		for _, in := range c.Incidents {
 			in.UpdatedAt = now.UTC()
 			if in.ID == 0 {
-				err := tx.QueryRowContext(ctx, `INSERT INTO incidents (key, kind, severity, pool, member, cause, state, since, fired_at, recovering_since, notified_at, resolved_at, suppressed, updated_at)
-					VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id`,
+				err := tx.QueryRowContext(ctx, `INSERT INTO incidents (key, kind, severity, pool, member, cause, state, since, fired_at, recovering_since, notified_at, resolved_at, suppressed, muted, updated_at)
+					VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id`,
 					in.Key, in.Kind, in.Severity, in.Pool, in.Member, in.Cause, in.State, ms(in.Since), msPtr(in.FiredAt), msPtr(in.RecoveringSince),
-					msPtr(in.NotifiedAt), msPtr(in.ResolvedAt), in.Suppressed, ms(now)).Scan(&in.ID)
+					msPtr(in.NotifiedAt), msPtr(in.ResolvedAt), in.Suppressed, in.Muted, ms(now)).Scan(&in.ID)
 				if err != nil {
 					return fmt.Errorf("insert incident %s: %w", in.Key, err)
 				}
 				continue
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE incidents SET severity=$1, cause=$2, state=$3, since=$4, fired_at=$5, recovering_since=$6, notified_at=$7, resolved_at=$8, suppressed=$9, updated_at=$10 WHERE id=$11`,
-				in.Severity, in.Cause, in.State, ms(in.Since), msPtr(in.FiredAt), msPtr(in.RecoveringSince), msPtr(in.NotifiedAt), msPtr(in.ResolvedAt), in.Suppressed, ms(now), in.ID)
+			_, err := tx.ExecContext(ctx, `UPDATE incidents SET severity=$1, cause=$2, state=$3, since=$4, fired_at=$5, recovering_since=$6, notified_at=$7, resolved_at=$8, suppressed=$9, muted=$10, updated_at=$11 WHERE id=$12`,
+				in.Severity, in.Cause, in.State, ms(in.Since), msPtr(in.FiredAt), msPtr(in.RecoveringSince), msPtr(in.NotifiedAt), msPtr(in.ResolvedAt), in.Suppressed, in.Muted, ms(now), in.ID)
 			if err != nil {
 				return fmt.Errorf("update incident %d: %w", in.ID, err)
 			}
