@@ -161,7 +161,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(gd, s.w, fsys)
+	// Migrations made side by side may land out of their numbers' order
+	// (00014 before 00013); each touches only its own tables and columns,
+	// so a store that has the later one still takes the earlier.
+	p, err := goose.NewProvider(gd, s.w, fsys, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
