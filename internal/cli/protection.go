@@ -18,7 +18,8 @@ func newProtectionCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(protectionCreateCmd(g), protectionListCmd(g), protectionShowCmd(g), protectionUpdateCmd(g),
 		protectionPauseCmd(g, true), protectionPauseCmd(g, false), protectionDeleteCmd(g),
-		protectionRunNowCmd(g), protectionReverseCmd(g), protectionRunsCmd(g), protectionLogCmd(g))
+		protectionRunNowCmd(g), protectionReverseCmd(g), protectionRunsCmd(g), protectionLogCmd(g),
+		protectionDecideCmd(g, true), protectionDecideCmd(g, false))
 	return cmd
 }
 
@@ -61,6 +62,7 @@ func protectionCreateCmd(g *globals) *cobra.Command {
 	f.IntVar(&in.TTL, "ttl", 0, "TTL of the cut records in seconds (server default 300)")
 	f.BoolVar(&noDatabases, "no-databases", false, "replicate files and mail only, not the account's MariaDB databases")
 	f.BoolVar(&in.Paused, "paused", false, "create it paused (no scheduled runs until resumed)")
+	guardFlags(cmd, &in.GuardChanged, &in.GuardIncompressible)
 	return cmd
 }
 
@@ -116,14 +118,15 @@ func protectionShowCmd(g *globals) *cobra.Command {
 
 func protectionUpdateCmd(g *globals) *cobra.Command {
 	var (
-		schedule string
-		records  []string
-		ttl      int
+		schedule                  string
+		records                   []string
+		ttl                       int
+		guardChanged, guardIncomp *int
 	)
 	cmd := &cobra.Command{
-		Use:     "update POOL ACCOUNT [--schedule S] [--records TYPES] [--ttl N]",
-		Short:   "Change a protection's schedule, cut records or TTL (only the flags given)",
-		Example: "  poolctl protection update web alice --schedule 4h --ttl 60",
+		Use:     "update POOL ACCOUNT [--schedule S] [--records TYPES] [--ttl N] [--guard-changed PCT] [--guard-incompressible PCT]",
+		Short:   "Change a protection's schedule, cut records, TTL or guard thresholds (only the flags given)",
+		Example: "  poolctl protection update web alice --schedule 4h --ttl 60\n  poolctl protection update web alice --guard-changed 20 --guard-incompressible 0",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in api.ProtectionUpdate
@@ -137,8 +140,14 @@ func protectionUpdateCmd(g *globals) *cobra.Command {
 			if f.Changed("ttl") {
 				in.TTL = &ttl
 			}
+			if f.Changed("guard-changed") {
+				in.GuardChanged = guardChanged
+			}
+			if f.Changed("guard-incompressible") {
+				in.GuardIncompressible = guardIncomp
+			}
 			if in == (api.ProtectionUpdate{}) {
-				return fmt.Errorf("nothing to change: give --schedule, --records or --ttl")
+				return fmt.Errorf("nothing to change: give --schedule, --records, --ttl, --guard-changed or --guard-incompressible")
 			}
 			c, err := g.client()
 			if err != nil {
@@ -155,6 +164,7 @@ func protectionUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&schedule, "schedule", "", "cron expression (UTC) or 1h 2h 3h 4h 6h 8h 12h 1d 1w 1mo")
 	f.StringSliceVar(&records, "records", nil, "record types cut to the standby: A, AAAA, MX, SRV")
 	f.IntVar(&ttl, "ttl", 0, "TTL of the cut records in seconds")
+	guardFlags(cmd, &guardChanged, &guardIncomp)
 	return cmd
 }
 
@@ -468,6 +478,7 @@ func protectionRows(w *tabwriter.Writer, p api.Protection) {
 	}
 	row(w, "records cut:", fmt.Sprintf("%s, ttl %d", orDash(strings.Join(p.Records, " ")), p.TTL))
 	row(w, "databases:", map[bool]string{true: "replicated", false: "not replicated"}[p.Databases])
+	row(w, "guard:", guardText(p))
 	good := "never"
 	if p.LastGoodAt != nil {
 		good = p.LastGoodAt.Local().Format("2006-01-02 15:04:05")
@@ -494,6 +505,7 @@ func runRows(w *tabwriter.Writer, title string, r api.Run) {
 	if r.Error != "" {
 		row(w, "  error:", r.Error)
 	}
+	guardRows(w, r)
 	s := r.Stats
 	if s == nil {
 		return

@@ -46,6 +46,11 @@ func followAndReport(cmd *cobra.Command, g *globals, c *client.Client, pool, acc
 			return err
 		}
 	}
+	if run.Status == api.RunNeedsConfirmation {
+		return fmt.Errorf("run %d needs confirmation: %s; the copy on the standby was left as it was. "+
+			"Replace it anyway: poolctl protection confirm %d; or discard this run: poolctl protection reject %d",
+			run.ID, strings.Join(run.Guard.Reasons, "; "), run.ID, run.ID)
+	}
 	if run.Status != api.RunSucceeded {
 		msg := run.Error
 		if msg == "" {
@@ -68,7 +73,8 @@ type runFollower struct {
 }
 
 func runEnded(r api.Run) bool {
-	return r.FinishedAt != nil || r.Status == api.RunSucceeded || r.Status == api.RunFailed
+	return r.FinishedAt != nil || r.Status == api.RunSucceeded || r.Status == api.RunFailed ||
+		(r.Status == api.RunNeedsConfirmation && r.Guard != nil && r.Guard.Decision == "")
 }
 
 // follow prints the run's log from the start until the run ends and

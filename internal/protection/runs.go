@@ -116,7 +116,8 @@ func (s *Service) RunLog(ctx context.Context, id, after int64, wait time.Duratio
 		if err != nil {
 			return nil, err
 		}
-		if r.FinishedAt != nil || s.now().After(deadline) {
+		if r.FinishedAt != nil || r.Status == api.RunNeedsConfirmation || s.now().After(deadline) {
+			// A run waiting for an operator writes nothing until decided.
 			return []api.RunLogLine{}, nil
 		}
 		// Poll too: another replica may drive the run.
