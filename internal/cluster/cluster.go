@@ -14,11 +14,7 @@ package cluster
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -34,6 +30,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/client"
 	"github.com/poolctl/poolctl/internal/apperr"
+	"github.com/poolctl/poolctl/internal/sealbox"
 	"github.com/poolctl/poolctl/internal/store"
 	"github.com/poolctl/poolctl/internal/zones"
 )
@@ -104,7 +101,7 @@ type Service struct {
 	cfg  Config
 	st   *store.Store
 	log  *slog.Logger
-	aead cipher.AEAD
+	box  *sealbox.Box // seals the members' tokens
 	wake chan struct{}
 
 	mu    sync.Mutex
@@ -127,15 +124,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	block, err := aes.NewCipher(cfg.MasterKey[:])
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger.With("component", "dns-cluster"), aead: aead,
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger.With("component", "dns-cluster"), box: sealbox.New(cfg.MasterKey),
 		wake: make(chan struct{}, 1), dirty: map[string]bool{}, conns: map[string]conn{}}, nil
 }
 
@@ -408,24 +397,16 @@ func isStatus(err error, status int) bool {
 	return false
 }
 
-func tokenAAD(host string) []byte { return []byte("poolctl dns cluster token v1 " + host) }
+func tokenAAD(host string) string { return "poolctl dns cluster token v1 " + host }
 
 func (s *Service) seal(host, token string) (string, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(token), tokenAAD(host))), nil
+	return s.box.Seal([]byte(token), tokenAAD(host))
 }
 
 func (s *Service) unseal(m store.ClusterMember) (string, error) {
-	raw, err := base64.StdEncoding.DecodeString(m.TokenSealed)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return "", fmt.Errorf("the stored token of %s is malformed", m.Host)
-	}
-	tok, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], tokenAAD(m.Host))
+	tok, err := s.box.Open(m.TokenSealed, tokenAAD(m.Host))
 	if err != nil {
-		return "", fmt.Errorf("the stored token of %s does not open with this server's master key (another replica with a different --master-key-file?)", m.Host)
+		return "", fmt.Errorf("the stored token of %s %w", m.Host, err)
 	}
 	return string(tok), nil
 }

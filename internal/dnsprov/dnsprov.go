@@ -11,8 +11,6 @@ package dnsprov
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/dnsprovider"
+	"github.com/poolctl/poolctl/internal/sealbox"
 	"github.com/poolctl/poolctl/internal/store"
 )
 
@@ -39,10 +38,10 @@ type Config struct {
 
 // Registry stores DNS providers and builds their clients.
 type Registry struct {
-	cfg  Config
-	st   *store.Store
-	aead cipher.AEAD
-	log  *slog.Logger
+	cfg Config
+	st  *store.Store
+	box *sealbox.Box // seals the credentials
+	log *slog.Logger
 
 	mu    sync.Mutex
 	built map[string]built // by name
@@ -69,15 +68,7 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 15 * time.Second
 	}
-	block, err := aes.NewCipher(cfg.MasterKey[:])
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &Registry{cfg: cfg, st: cfg.Store, aead: aead, log: cfg.Logger.With("component", "dns-providers"), built: map[string]built{}}, nil
+	return &Registry{cfg: cfg, st: cfg.Store, box: sealbox.New(cfg.MasterKey), log: cfg.Logger.With("component", "dns-providers"), built: map[string]built{}}, nil
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

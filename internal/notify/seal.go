@@ -1,54 +1,34 @@
 package notify
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
+
+	"github.com/poolctl/poolctl/internal/sealbox"
 )
 
-// sealer seals channel secrets at rest with the master key (AES-256-GCM,
-// a random nonce in front, the channel's name as additional data so that
-// a sealed secret cannot be moved to another channel).
-type sealer struct{ aead cipher.AEAD }
+// sealer seals channel secrets at rest with the master key, each bound to
+// its channel's name so that a sealed secret cannot be moved to another
+// channel.
+type sealer struct{ box *sealbox.Box }
 
-func newSealer(key [32]byte) (sealer, error) {
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		return sealer{}, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return sealer{}, err
-	}
-	return sealer{aead}, nil
-}
+func newSealer(key [32]byte) (sealer, error) { return sealer{sealbox.New(key)}, nil }
 
-func secretAAD(channel string) []byte { return []byte("poolctl notify channel secret v1 " + channel) }
+func secretAAD(channel string) string { return "poolctl notify channel secret v1 " + channel }
 
 func (s sealer) seal(channel, secret string) (string, error) {
 	if secret == "" {
 		return "", nil
 	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(secret), secretAAD(channel))), nil
+	return s.box.Seal([]byte(secret), secretAAD(channel))
 }
 
 func (s sealer) open(channel, sealed string) (string, error) {
 	if sealed == "" {
 		return "", nil
 	}
-	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return "", fmt.Errorf("the stored secret of channel %s is malformed", channel)
-	}
-	out, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], secretAAD(channel))
+	out, err := s.box.Open(sealed, secretAAD(channel))
 	if err != nil {
-		return "", fmt.Errorf("the stored secret of channel %s does not open with this server's master key (another replica with a different --master-key-file?)", channel)
+		return "", fmt.Errorf("the stored secret of channel %s %w", channel, err)
 	}
 	return string(out), nil
 }

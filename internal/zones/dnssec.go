@@ -2,9 +2,6 @@ package zones
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -68,43 +65,22 @@ func (c DNSSECConfig) withDefaults() DNSSECConfig {
 // parse, so build cuts the journal there and clients get the whole zone.
 const journalBreak = `"dnssec change: transfer the whole zone"`
 
-func newAEAD(key [32]byte) cipher.AEAD {
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		panic(err) // a 32-byte key always makes a cipher
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	return aead
-}
-
-func keyAAD(zone string, tag uint16) []byte {
-	return []byte("poolctl dnssec key v1 " + zone + " " + strconv.Itoa(int(tag)))
+func keyAAD(zone string, tag uint16) string {
+	return "poolctl dnssec key v1 " + zone + " " + strconv.Itoa(int(tag))
 }
 
 func (s *Service) sealKey(zone string, tag uint16, der []byte) (string, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, der, keyAAD(zone, tag))), nil
+	return s.box.Seal(der, keyAAD(zone, tag))
 }
 
 func (s *Service) openKey(zone string, k store.DNSSECKey) ([]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(k.PrivateSealed)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return nil, fmt.Errorf("zone %s: the stored DNSSEC key %d is malformed", zone, k.Tag)
-	}
-	der, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], keyAAD(zone, k.Tag))
+	der, err := s.box.Open(k.PrivateSealed, keyAAD(zone, k.Tag))
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: DNSSEC key %d does not open with this server's master key (another replica with a different --master-key-file?)", zone, k.Tag)
+		return nil, fmt.Errorf("zone %s: the stored DNSSEC key %d %w", zone, k.Tag, err)
 	}
 	return der, nil
 }
 
-// openKeys returns the zone's keys with their private parts.
 func (s *Service) openKeys(zone string, d store.ZoneDNSSEC) ([]dnssec.Key, error) {
 	out := make([]dnssec.Key, 0, len(d.Keys))
 	for _, k := range d.Keys {

@@ -7,7 +7,6 @@ package zones
 
 import (
 	"context"
-	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/poolctl/poolctl/api"
 	"github.com/poolctl/poolctl/internal/apperr"
 	"github.com/poolctl/poolctl/internal/dns"
+	"github.com/poolctl/poolctl/internal/sealbox"
 	"github.com/poolctl/poolctl/internal/store"
 )
 
@@ -71,8 +71,8 @@ type Service struct {
 	// so that a change parses only its own entry, not the whole journal.
 	jmu      sync.Mutex
 	journals map[int64]map[[2]uint32]dns.Delta
-	// aead seals DNSSEC private keys; dnssecMu orders DNSSEC changes.
-	aead     cipher.AEAD
+	// box seals DNSSEC private keys; dnssecMu orders DNSSEC changes.
+	box      *sealbox.Box
 	dnssecMu sync.Mutex
 }
 
@@ -87,7 +87,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, st: cfg.Store, now: cfg.Now, log: cfg.Logger.With("component", "zones"), aead: newAEAD(cfg.MasterKey)}
+	return &Service{cfg: cfg, st: cfg.Store, now: cfg.Now, log: cfg.Logger.With("component", "zones"), box: sealbox.New(cfg.MasterKey)}
 }
 
 func invalid(err error) error {
