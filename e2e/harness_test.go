@@ -127,17 +127,37 @@ func startServerBinary(t *testing.T, bin, data string, args ...string) *server {
 // (server or dns-node) and waits for its API.
 func startServing(t *testing.T, bin, sub, data string, args ...string) *server {
 	t.Helper()
-	_ = os.Remove(filepath.Join(data, "server.url"))
-	p := startBinary(t, bin, nil, append([]string{sub, "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
-	s := &server{proc: p, data: data, ca: filepath.Join(data, "ca.pem")}
-	waitFor(t, 60*time.Second, "server.url", func() bool {
-		b, err := os.ReadFile(filepath.Join(data, "server.url"))
-		if err != nil {
-			return false
+	s := &server{data: data, ca: filepath.Join(data, "ca.pem")}
+	// A restarted member listens again on the addresses its peers know;
+	// another process may hold one of them for a moment (an outgoing
+	// connection's local port), so a start that fails to bind is tried
+	// again, bounded.
+	for attempt := 1; ; attempt++ {
+		_ = os.Remove(filepath.Join(data, "server.url"))
+		s.proc = startBinary(t, bin, nil, append([]string{sub, "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+		exited := false
+		waitFor(t, 60*time.Second, "server.url", func() bool {
+			select {
+			case <-s.done:
+				exited = true
+				return true
+			default:
+			}
+			b, err := os.ReadFile(filepath.Join(data, "server.url"))
+			if err != nil {
+				return false
+			}
+			s.url = strings.TrimSpace(string(b))
+			return s.url != ""
+		})
+		if !exited {
+			break
 		}
-		s.url = strings.TrimSpace(string(b))
-		return s.url != ""
-	})
+		if attempt == 10 || !strings.Contains(s.out.String(), "address already in use") {
+			t.Fatalf("poolctl %s exited before serving:\n%s", sub, s.out.String())
+		}
+		time.Sleep(time.Second)
+	}
 	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)

@@ -61,9 +61,39 @@ func (s *Service) UpdateSettings(ctx context.Context, in api.ClusterSettingsUpda
 	return settingsAPI(c), nil
 }
 
+// memberView is what every member's row is computed against, read once
+// for a whole member list: this server's zones and the open conflicts.
+type memberView struct {
+	local     []api.Zone
+	conflicts map[int64]int // open conflicts per member ID
+}
+
+func (s *Service) memberView(ctx context.Context) (memberView, error) {
+	local, err := s.cfg.Zones.List(ctx)
+	if err != nil {
+		return memberView{}, err
+	}
+	cs, err := s.st.ListClusterConflicts(ctx, true)
+	v := memberView{local: local, conflicts: map[int64]int{}}
+	for _, c := range cs {
+		v.conflicts[c.MemberID]++
+	}
+	return v, err
+}
+
+// memberAPI is one member as the API shows it.
 func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.ClusterMember, error) {
+	v, err := s.memberView(ctx)
+	if err != nil {
+		return api.ClusterMember{}, err
+	}
+	return s.memberRow(ctx, m, v)
+}
+
+func (s *Service) memberRow(ctx context.Context, m store.ClusterMember, v memberView) (api.ClusterMember, error) {
 	out := api.ClusterMember{Host: m.Host, URL: m.URL, Role: m.Role, Backend: m.Backend, Version: m.RemoteVersion, Node: m.RemoteNode,
-		Status: api.ClusterMemberOK, Failures: m.Failures, LastError: m.LastError, LastOKAt: m.LastOKAt, DisabledAt: m.DisabledAt, Debug: m.Debug, CreatedAt: m.CreatedAt}
+		Status: api.ClusterMemberOK, Failures: m.Failures, LastError: m.LastError, LastOKAt: m.LastOKAt, DisabledAt: m.DisabledAt, Debug: m.Debug,
+		Conflicts: v.conflicts[m.ID], CreatedAt: m.CreatedAt}
 	switch {
 	case m.DisabledAt != nil:
 		out.Status = api.ClusterMemberDisabled
@@ -76,19 +106,13 @@ func (s *Service) memberAPI(ctx context.Context, m store.ClusterMember) (api.Clu
 	}
 	out.Zones = len(agreed)
 	if writes(m.Role) {
-		local, err := s.cfg.Zones.List(ctx)
-		if err != nil {
-			return out, err
-		}
-		for _, z := range local {
+		for _, z := range v.local {
 			if a, ok := agreed[z.Name]; !a.Yielded && (!ok || a.Serial != z.Serial) {
 				out.Lag++
 			}
 		}
 	}
-	open, err := s.openConflicts(ctx, m.ID)
-	out.Conflicts = len(open)
-	return out, err
+	return out, nil
 }
 
 // Members lists the cluster's members.
@@ -97,9 +121,13 @@ func (s *Service) Members(ctx context.Context) ([]api.ClusterMember, error) {
 	if err != nil {
 		return nil, err
 	}
+	v, err := s.memberView(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]api.ClusterMember, 0, len(ms))
 	for _, m := range ms {
-		a, err := s.memberAPI(ctx, m)
+		a, err := s.memberRow(ctx, m, v)
 		if err != nil {
 			return nil, err
 		}
